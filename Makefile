@@ -1,0 +1,46 @@
+# The README's commands. Each target sets up what it needs: a fresh machine needs only python3 (and root for the
+# Debian packages the end-to-end tests use: docker-registry, skopeo, apache2-utils).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+UV := $(shell command -v uv 2>/dev/null)
+SYSTEM_PACKAGES := docker-registry skopeo apache2-utils
+
+.PHONY: demo test lint bench system venv clean
+
+$(VENV)/.installed: pyproject.toml
+	@if [ -z "$(UV)" ] && ! $(PYTHON) -m uv --version >/dev/null 2>&1; then \
+	  $(PYTHON) -m pip install -q uv 2>/dev/null || true; fi
+	@if command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1; then \
+	  UVCMD="$$(command -v uv || echo $(PYTHON) -m uv)"; \
+	  $$UVCMD venv -q --python $(PYTHON) $(VENV) && \
+	  $$UVCMD pip install -q --native-tls --python $(PY) -e '.[test]'; \
+	else \
+	  $(PYTHON) -m venv $(VENV) && $(PY) -m pip install -q -e '.[test]'; fi
+	@touch $@
+
+venv: $(VENV)/.installed
+
+# Debian packages for the real registry and clients; installed only when missing (needs root or sudo).
+system:
+	@missing=""; for b in docker-registry skopeo htpasswd; do command -v $$b >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; fi
+
+demo: venv system
+	$(PY) -m tests.testbed.demo
+
+test: venv system
+	$(PY) -m pytest -q
+
+lint: venv
+	$(PY) -m ruff check ecr_ci tests
+	$(PY) -m ruff format --check ecr_ci tests
+	$(PY) -m mypy
+
+bench: venv
+	$(PY) -m tests.bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

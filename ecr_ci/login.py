@@ -1,0 +1,164 @@
+"""The login flow: settings → identity token → AWS credentials → registry auths → sinks.
+
+Everything here takes the environment as a plain mapping and returns dataclasses; nothing prints.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from . import identity, registries, sinks
+from .errors import ConfigError
+from .models import Credentials, Registry, RegistryAuth
+from .settings import Settings
+
+CHINA_AUDIENCE = "sts.amazonaws.com.cn"
+DEFAULT_AUDIENCE = "sts.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a login will do, worked out from the settings alone (no network)."""
+
+    registries: list[Registry]
+    partition: str
+    sts_region: str
+    audience: str
+
+
+@dataclass
+class Auths:
+    """Registry logins and how they were obtained (no secret beyond the auths themselves)."""
+
+    auths: list[RegistryAuth]
+    identity_source: str
+    role_arn: str | None
+    session_name: str | None
+    credentials_expire: datetime | None
+
+    @property
+    def expires_at(self) -> datetime:
+        return min(a.expires_at for a in self.auths)
+
+
+@dataclass
+class LoginResult:
+    obtained: Auths
+    files: list[sinks.WriteResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def report(self) -> dict[str, object]:
+        """The ``--json`` report: what was done, never a secret."""
+        o = self.obtained
+        return {
+            "registries": [{"host": a.host, "expires_at": _iso(a.expires_at)} for a in o.auths],
+            "expires_at": _iso(o.expires_at),
+            "identity_source": o.identity_source,
+            "role_arn": o.role_arn,
+            "session_name": o.session_name,
+            "files": [str(f.path) for f in self.files],
+            "warnings": self.warnings,
+        }
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def plan(settings: Settings) -> Plan:
+    """Parse registries, cross-check partitions and the role ARN, pick STS's region and the audience."""
+    regs = registries.parse_all(settings.registries, settings.region)
+    parts = {r.partition for r in regs}
+    if len(parts) > 1:
+        raise ConfigError(
+            f"registries: they span partitions {', '.join(sorted(parts))} (one role cannot reach them all; log in "
+            "to each partition in its own step)"
+        )
+    partition = parts.pop()
+    if settings.role_arn:
+        arn_partition = settings.role_arn.split(":")[1]
+        if arn_partition != partition:
+            raise ConfigError(
+                f"role_arn: {settings.role_arn!r} is in partition {arn_partition} but the registries are in {partition} "
+                f"(use arn:{partition}:iam::… or registries of {arn_partition})"
+            )
+    sts_region = next((r.region for r in regs if not r.public), None)
+    if settings.region and registries.check_region(settings.region, settings.where("region"))["id"] == partition:
+        sts_region = settings.region
+    audience = settings.audience or (CHINA_AUDIENCE if partition == "aws-cn" else DEFAULT_AUDIENCE)
+    return Plan(regs, partition, sts_region or registries.PUBLIC_REGION, audience)
+
+
+def credentials(settings: Settings, env: Mapping[str, str], p: Plan, end: float) -> tuple[Credentials, str, str | None]:
+    """AWS credentials for the plan: web identity when a token is found, else the standard chain."""
+    from . import aws
+
+    token = identity.select(
+        settings.oidc, env, audience=p.audience, token_file=settings.token_file,
+        token_variable=settings.token_variable, deadline=max(1.0, end - time.monotonic()),
+    )
+    session_name = settings.session_name or identity.default_session_name(env)
+    if token is not None:
+        if not settings.role_arn:
+            raise ConfigError(
+                f"role_arn: not set, but an identity token was found ({token.source}, {token.origin}); set --role-arn, "
+                "ECR_CI_ROLE_ARN or AWS_ROLE_ARN to the role to assume"
+            )
+        creds = aws.assume_role_with_web_identity(
+            token, role_arn=settings.role_arn, session_name=session_name, duration=settings.duration,
+            region=p.sts_region, policy=settings.session_policy, policy_arns=settings.managed_session_policies,
+            end=end, audience=p.audience, partition=p.partition,
+        )
+        return creds, token.source, session_name
+    base = aws.ambient_credentials()
+    if not settings.role_arn:
+        return base, "aws-credential-chain", None
+    creds = aws.assume_role(
+        base, role_arn=settings.role_arn, session_name=session_name, duration=settings.duration,
+        region=p.sts_region, policy=settings.session_policy, policy_arns=settings.managed_session_policies, end=end,
+    )
+    return creds, "aws-credential-chain", session_name
+
+
+def get_auths(settings: Settings, env: Mapping[str, str]) -> Auths:
+    """Registry logins for every requested registry: one token call per (partition, region, variant)."""
+    from . import aws
+
+    p = plan(settings)
+    end = time.monotonic() + settings.deadline
+    creds, source, session_name = credentials(settings, env, p, end)
+    auths = aws.fetch_all(registries.group(p.registries), creds, end)
+    return Auths(auths, source, settings.role_arn, session_name, creds.expiration)
+
+
+def write(obtained: Auths, settings: Settings, env: Mapping[str, str]) -> LoginResult:
+    """Write the auths to every target of the ``write`` setting."""
+    result = LoginResult(obtained)
+    for kind in settings.write:
+        if kind == "none":
+            continue
+        written = sinks.store(sinks.target(kind, env, settings.docker_config), obtained.auths, settings.shadowing)
+        result.files.append(written)
+        result.warnings += written.warnings
+    return result
+
+
+def login(settings: Settings, env: Mapping[str, str]) -> LoginResult:
+    """The whole flow. Bad settings fail before any network call; a failure writes nothing."""
+    p = plan(settings)  # validate first
+    for kind in settings.write:
+        if kind != "none":
+            sinks.read_json(sinks.target(kind, env, settings.docker_config).path, f"{kind} config")
+    del p
+    return write(get_auths(settings, env), settings, env)
+
+
+def logout(settings: Settings, env: Mapping[str, str]) -> list[sinks.WriteResult]:
+    """Remove what ecr-ci wrote (only the given registries, if any)."""
+    hosts = [r.host for r in registries.parse_all(settings.registries, settings.region)] if settings.registries else None
+    return [
+        sinks.erase(sinks.target(kind, env, settings.docker_config), hosts) for kind in settings.write if kind != "none"
+    ]
