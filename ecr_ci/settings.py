@@ -103,7 +103,51 @@ def _coerce(name: str, raw: object, source: str) -> object:
     return text
 
 
+# The keywords settings.yaml uses. Values are checked against them directly (importing jsonschema costs more than
+# the rest of a credential-helper cache hit); jsonschema is the judge whenever a value fails or a schema uses
+# anything else, and a test holds the two to the same verdicts.
+_FAST = {"type", "enum", "pattern", "minimum", "maximum", "exclusiveMinimum", "minLength", "maxLength", "minItems",
+         "maxItems", "uniqueItems", "items", "default"}
+_PY_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "integer": (int,), "number": (int, float),
+                                          "boolean": (bool,), "array": (list,), "null": (type(None),)}
+
+
+def fast_valid(schema_: Mapping[str, Any], value: object) -> bool | None:
+    """True/False for schemas made only of :data:`_FAST` keywords, None (ask jsonschema) otherwise."""
+    if not set(schema_) <= _FAST:
+        return None
+    types = schema_.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if types and not any(
+        isinstance(value, _PY_TYPES[t]) and not (t in ("integer", "number") and isinstance(value, bool)) for t in types
+    ):
+        return False
+    if "enum" in schema_ and value not in schema_["enum"]:
+        return False
+    if isinstance(value, str):
+        if len(value) < schema_.get("minLength", 0) or len(value) > schema_.get("maxLength", len(value)):
+            return False
+        if "pattern" in schema_ and not re.search(schema_["pattern"], value):
+            return False
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value < schema_.get("minimum", value) or value > schema_.get("maximum", value):
+            return False
+        if "exclusiveMinimum" in schema_ and value <= schema_["exclusiveMinimum"]:
+            return False
+    if isinstance(value, list):
+        if len(value) < schema_.get("minItems", 0) or len(value) > schema_.get("maxItems", len(value)):
+            return False
+        if schema_.get("uniqueItems") and len(set(map(repr, value))) != len(value):
+            return False
+        if "items" in schema_:
+            verdicts = [fast_valid(schema_["items"], v) for v in value]
+            return None if None in verdicts else all(verdicts)
+    return True
+
+
 def _check(name: str, value: object, source: str) -> None:
+    if fast_valid(specs()[name]["schema"], value):
+        return
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import best_match
 
