@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
 from . import identity, registries, sinks
 from .errors import ConfigError
@@ -137,6 +137,10 @@ def get_auths(settings: Settings, env: Mapping[str, str]) -> Auths:
 def write(obtained: Auths, settings: Settings, env: Mapping[str, str]) -> LoginResult:
     """Write the auths to every target of the ``write`` setting."""
     result = LoginResult(obtained)
+    if obtained.expires_at <= datetime.now(timezone.utc):
+        result.warnings.append(
+            f"ECR says these tokens expired at {_iso(obtained.expires_at)} (is the clock right, or is this an emulator?)"
+        )
     for kind in settings.write:
         if kind == "none":
             continue
