@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import base64
 import random
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -58,16 +59,25 @@ def _code(e: Exception) -> tuple[str, int]:
 
 def retryable(e: Exception) -> bool:
     """Throttling, 5xx, connection trouble and IdP hiccups are worth another attempt; nothing else is."""
-    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
-
-    if isinstance(e, ClientError):
+    if getattr(e, "connection", False):
+        return True
+    if isinstance(getattr(e, "response", None), dict):  # botocore's ClientError, or sts.StsError
         code, status = _code(e)
         return code in RETRY_CODES or status >= 500
+    from botocore.exceptions import ConnectionError, HTTPClientError
+
     return isinstance(e, (ConnectionError, HTTPClientError))
 
 
-def call(fn: Callable[[], T], *, end: float, what: str, sleep: Callable[[float], None] = time.sleep) -> T:
-    """Run ``fn`` until it succeeds, fails for good, or the deadline (``time.monotonic()`` value ``end``) passes."""
+def call(
+    fn: Callable[[], T],
+    *,
+    end: float,
+    what: str,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """Run ``fn`` until it succeeds, fails for good, or the deadline (a ``clock()`` value, ``end``) passes."""
     attempt = 0
     while True:
         attempt += 1
@@ -77,7 +87,7 @@ def call(fn: Callable[[], T], *, end: float, what: str, sleep: Callable[[float],
             if not retryable(e):
                 raise
             pause = random.uniform(0, min(10.0, 0.25 * 2**attempt))  # full jitter
-            if time.monotonic() + pause >= end or attempt >= 12:
+            if clock() + pause >= end or attempt >= 12:
                 raise AwsError(f"{what}: gave up after {attempt} attempts ({_describe(e)})") from e
             sleep(pause)
 
@@ -86,21 +96,49 @@ def _describe(e: Exception) -> str:
     code, status = _code(e)
     if code:
         return f"{code}, HTTP {status}" if status else code
-    return e.__class__.__name__
+    return str(e) if getattr(e, "connection", False) else e.__class__.__name__
 
 
 _session: Any = None
+_session_lock = threading.Lock()
 
 
 def session() -> Any:
     """One botocore session per process: its loaders cache the endpoint and service data across clients."""
     global _session
-    if _session is None:
-        import botocore.session
+    with _session_lock:
+        if _session is None:
+            import botocore.session
 
-        _session = botocore.session.get_session()
-        _session.user_agent_extra = f"ecr-ci/{__version__}"
+            _session = botocore.session.get_session()
+            _session.user_agent_extra = f"ecr-ci/{__version__}"
+            _session.register_component("data_loader", _focused_loader(_session))
     return _session
+
+
+SERVICES = ("ecr", "ecr-public", "sts", "iam")
+
+
+def _focused_loader(s: Any) -> Any:
+    """botocore's data loader, told which services exist instead of listing ~400 data directories.
+
+    Before loading any model, botocore's loader checks the service name against a scan of every service folder
+    (a few thousand stat calls, about 15 ms per process); ecr-ci only ever loads :data:`SERVICES`.
+    """
+    import os
+
+    from botocore.loaders import Loader
+
+    class FocusedLoader(Loader):  # type: ignore[misc]
+        def list_available_services(self, type_name: str) -> list[str]:
+            return [
+                name
+                for name in SERVICES
+                if any(os.path.isdir(os.path.join(path, name)) for path in self.search_paths)
+            ]
+
+    extra = s.get_config_variable("data_path")
+    return FocusedLoader(extra_search_paths=extra.split(os.pathsep) if extra else None)
 
 
 def client(service: str, region: str, credentials: Credentials | None = None, variant: str = "standard") -> Any:
@@ -133,26 +171,27 @@ def assume_role_with_web_identity(
     session_name: str,
     duration: int,
     region: str,
+    env: Mapping[str, str],
     policy: str | None = None,
     policy_arns: Iterable[str] = (),
     end: float,
     audience: str | None = None,
     partition: str | None = None,
 ) -> Credentials:
-    """Exchange the identity token for role credentials (one STS call, retried only when worth it)."""
-    sts = client("sts", region)
-    kwargs: dict[str, Any] = {
-        "RoleArn": role_arn,
-        "RoleSessionName": session_name,
-        "WebIdentityToken": token.token,
-        "DurationSeconds": duration,
-    }
-    if policy:
-        kwargs["Policy"] = policy
-    if policy_arns:
-        kwargs["PolicyArns"] = [{"arn": a} for a in policy_arns]
+    """Exchange the identity token for role credentials (one STS call, retried only when worth it).
+
+    Goes through :mod:`ecr_ci.sts` (plain HTTPS, no botocore) so that it can overlap with botocore's import.
+    """
+    from . import sts
+
+    def attempt() -> Credentials:
+        return sts.assume_role_with_web_identity(
+            token.token, role_arn=role_arn, session_name=session_name, duration=duration, region=region, env=env,
+            policy=policy, policy_arns=policy_arns, timeout=max(1.0, min(30.0, end - time.monotonic())),
+        )
+
     try:
-        response = call(lambda: sts.assume_role_with_web_identity(**kwargs), end=end, what="sts:AssumeRoleWithWebIdentity")
+        return call(attempt, end=end, what="sts:AssumeRoleWithWebIdentity")
     except AwsError as e:
         cause = e.__cause__
         code = _code(cause)[0] if cause is not None else ""
@@ -165,15 +204,6 @@ def assume_role_with_web_identity(
             message = getattr(e, "response", {}).get("Error", {}).get("Message", "")
             raise _trust_error(code, message, token, role_arn, audience, partition) from e
         raise AwsError(f"sts:AssumeRoleWithWebIdentity: failed for {role_arn} ({_describe(e)}: {_safe_message(e)})") from e
-    c = response["Credentials"]
-    return Credentials(
-        access_key_id=c["AccessKeyId"],
-        secret_access_key=c["SecretAccessKey"],
-        session_token=c["SessionToken"],
-        expiration=c["Expiration"],
-        role_arn=response.get("AssumedRoleUser", {}).get("Arn"),
-        assumed_role_id=response.get("AssumedRoleUser", {}).get("AssumedRoleId"),
-    )
 
 
 def _safe_message(e: Exception) -> str:
@@ -281,6 +311,15 @@ def fetch_group(registries: list[Registry], credentials: Credentials, end: float
     if credentials.expiration is not None:
         expires = min(expires, _as_utc(credentials.expiration))
     return [RegistryAuth(r.host, user, password, expires, r.public) for r in registries]
+
+
+def prepare(groups: dict[Any, list[Registry]]) -> None:
+    """Import botocore and load what the ECR clients need, before the credentials exist (see :mod:`ecr_ci.sts`).
+
+    Building one throw-away client fills the session's loader caches; the real clients then take milliseconds.
+    """
+    first = next(iter(groups.values()))
+    _client_for(first, Credentials("ASIAPREPARE", "unused", "unused"))
 
 
 def fetch_all(groups: dict[Any, list[Registry]], credentials: Credentials, end: float) -> list[RegistryAuth]:

@@ -50,14 +50,19 @@ def test_permanent_errors_fail_at_once(code):
 
 
 def test_gives_up_at_the_deadline_without_a_last_sleep():
+    now = [100.0]
     sleeps = []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        now[0] += seconds
+
     fn = Flaky(*[client_error("ThrottlingException")] * 100)
-    start = time.monotonic()
     with pytest.raises(AwsError, match=r"^w: gave up after \d+ attempts \(ThrottlingException, HTTP 400\)$"):
-        aws.call(fn, end=start + 2.0, what="w", sleep=sleeps.append)
-    # Each recorded sleep fit before the deadline; the failing attempt was not followed by one.
+        aws.call(fn, end=now[0] + 3.0, what="w", sleep=sleep, clock=lambda: now[0])
+    # Every pause ended before the deadline, and the failing attempt was not followed by one.
     assert len(sleeps) == fn.calls - 1
-    assert sum(sleeps) < 2.0 + 0.5
+    assert now[0] < 103.0
 
 
 def test_full_jitter_spreads_pauses():
