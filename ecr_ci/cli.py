@@ -37,6 +37,9 @@ def build_parser(extra: Mapping[str, str] | None = None) -> argparse.ArgumentPar
     for command, help_text in {**COMMANDS, **(extra or {})}.items():
         p = sub.add_parser(command, help=help_text, description=help_text)
         add_setting_flags(p, command)
+        module = _command_module(command) if command in (extra or {}) else None
+        if module is not None and hasattr(module, "add_arguments"):
+            module.add_arguments(command, p)  # the command's own flags that are not settings
     return parser
 
 

@@ -16,7 +16,8 @@ class Diagnostics:
 
     ``claims`` are the identity token's unverified claims (never the token or its signature),
     ``condition_keys`` maps IAM condition keys (``token.actions.githubusercontent.com:sub``) to the value they
-    would be matched as, and ``hints`` are the likely causes, most likely first.
+    would be matched as, ``hints`` are the likely causes, most likely first, and ``details`` are longer supporting
+    lines (a trust-policy evaluation, a suggested policy), rendered last.
     """
 
     summary: str
@@ -28,7 +29,6 @@ class Diagnostics:
     def render(self) -> str:
         """Plain text block: what GitLab, Jenkins and a terminal show."""
         lines = [self.summary]
-        lines += [f"  {d}" for d in self.details]
         if self.claims:
             lines.append("Identity token claims (unverified, for debugging):")
             lines += [f"  {k}: {_show(v)}" for k, v in self.claims.items()]
@@ -38,6 +38,8 @@ class Diagnostics:
         if self.hints:
             lines.append("Likely cause:" if len(self.hints) == 1 else "Likely causes:")
             lines += [f"  - {h}" for h in self.hints]
+        # Last: details can be long (a suggested trust policy) and must not push the claims out of view.
+        lines += [f"  {d}" for d in self.details]
         return "\n".join(lines)
 
 

@@ -13,13 +13,14 @@ import json
 import random
 import re
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .errors import ConfigError, IdentityTokenError
+from .errors import ConfigError, Diagnostics, IdentityTokenError
+
+if TYPE_CHECKING:
+    import urllib.request
 
 AUTO_ORDER = ("github", "gitlab", "jenkins", "file", "env")
 GITHUB_PERMISSION_FIX = "add `permissions: id-token: write` to the workflow or job"
@@ -72,8 +73,16 @@ def from_github(env: Mapping[str, str], audience: str, deadline: float = 60) -> 
             why = "pull requests from forks get no identity token; run the push to ECR on push or merge_group events"
         elif env.get("GITHUB_ACTOR", "").startswith("dependabot"):
             why = "Dependabot runs get no identity token; skip the ECR login for Dependabot or use a Dependabot secret"
-        raise IdentityTokenError(f"github: cannot request an OIDC token ({' and '.join(missing)} not set; {why})")
+        from .claims import missing_github_permission_hint
+
+        raise _hinted(
+            f"github: cannot request an OIDC token ({' and '.join(missing)} not set; {why})",
+            missing_github_permission_hint(),
+        )
     sep = "&" if "?" in url else "?"
+    import urllib.parse
+    import urllib.request  # here, not at the top: a credential-helper cache hit never needs it
+
     full = f"{url}{sep}audience={urllib.parse.quote(audience, safe='')}"
     request = urllib.request.Request(full, headers={"Authorization": f"bearer {bearer}", "Accept": "application/json"})
     body = _fetch(request, "github", deadline)
@@ -99,6 +108,9 @@ def _is_fork_pr(env: Mapping[str, str]) -> bool:
 
 def _fetch(request: urllib.request.Request, source: str, deadline: float) -> bytes:
     """GET with retries on 5xx and connection errors (full jitter, within ``deadline`` seconds)."""
+    import urllib.error
+    import urllib.request
+
     end = time.monotonic() + deadline
     attempt = 0
     while True:
@@ -128,9 +140,12 @@ def from_gitlab(env: Mapping[str, str], variable: str = "AWS_ID_TOKEN") -> Ident
     if env.get("GITLAB_CI") != "true":
         return None
     if not env.get(variable, "").strip():
-        raise IdentityTokenError(
+        from .claims import undeclared_gitlab_id_token_hint
+
+        raise _hinted(
             f"gitlab: the ID token variable {variable} is not set (declare it in the job: "
-            f"id_tokens: {{{variable}: {{aud: sts.amazonaws.com}}}}, or name yours with token_variable)"
+            f"id_tokens: {{{variable}: {{aud: sts.amazonaws.com}}}}, or name yours with token_variable)",
+            undeclared_gitlab_id_token_hint(variable),
         )
     return _checked(env[variable], "gitlab", f"variable {variable}")
 
@@ -143,10 +158,18 @@ def from_jenkins(env: Mapping[str, str], variable: str = "AWS_ID_TOKEN", token_f
         return _read_file(token_file, "jenkins", "token_file")
     if env.get(variable, "").strip():
         return _checked(env[variable], "jenkins", f"variable {variable}")
-    raise IdentityTokenError(
+    from .claims import jenkins_credential_hint
+
+    raise _hinted(
         f"jenkins: no identity token is bound (neither token_file nor variable {variable} is set; bind an "
-        "'OpenID Connect id token' credential with withCredentials, or pass credentialsId to ecrLogin)"
+        "'OpenID Connect id token' credential with withCredentials, or pass credentialsId to ecrLogin)",
+        jenkins_credential_hint(variable),
     )
+
+
+def _hinted(message: str, hint: str) -> IdentityTokenError:
+    """The one-line error, with the longer remedy (from :mod:`ecr_ci.claims`) as its diagnostics' hint."""
+    return IdentityTokenError(message, diagnostics=Diagnostics(summary=message, hints=[hint]))
 
 
 def from_file(token_file: str | None) -> IdentityToken | None:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from . import identity, registries, sinks
 from .errors import ConfigError
@@ -38,6 +39,7 @@ class Auths:
     role_arn: str | None
     session_name: str | None
     credentials_expire: datetime | None
+    warnings: list[str] = field(default_factory=list)  # e.g. why the token cache was not used
 
     @property
     def expires_at(self) -> datetime:
@@ -92,14 +94,25 @@ def plan(settings: Settings) -> Plan:
     return Plan(regs, partition, sts_region or registries.PUBLIC_REGION, audience)
 
 
-def credentials(settings: Settings, env: Mapping[str, str], p: Plan, end: float) -> tuple[Credentials, str, str | None]:
-    """AWS credentials for the plan: web identity when a token is found, else the standard chain."""
-    from . import aws
-
-    token = identity.select(
+def identity_token(settings: Settings, env: Mapping[str, str], p: Plan, end: float) -> identity.IdentityToken | None:
+    """The identity token the settings select (``None``: use the standard AWS credential chain)."""
+    return identity.select(
         settings.oidc, env, audience=p.audience, token_file=settings.token_file,
         token_variable=settings.token_variable, deadline=max(1.0, end - time.monotonic()),
     )
+
+
+_SELECT: Any = object()
+
+
+def credentials(
+    settings: Settings, env: Mapping[str, str], p: Plan, end: float, token: identity.IdentityToken | None = _SELECT
+) -> tuple[Credentials, str, str | None]:
+    """AWS credentials for the plan: web identity when a token is found (or given), else the standard chain."""
+    from . import aws
+
+    if token is _SELECT:
+        token = identity_token(settings, env, p, end)
     session_name = settings.session_name or identity.default_session_name(env)
     if token is not None:
         if not settings.role_arn:
@@ -109,8 +122,8 @@ def credentials(settings: Settings, env: Mapping[str, str], p: Plan, end: float)
             )
         creds = aws.assume_role_with_web_identity(
             token, role_arn=settings.role_arn, session_name=session_name, duration=settings.duration,
-            region=p.sts_region, policy=settings.session_policy, policy_arns=settings.managed_session_policies,
-            end=end, audience=p.audience, partition=p.partition,
+            region=p.sts_region, env=env, policy=settings.session_policy,
+            policy_arns=settings.managed_session_policies, end=end, audience=p.audience, partition=p.partition,
         )
         return creds, token.source, session_name
     base = aws.ambient_credentials()
@@ -123,20 +136,48 @@ def credentials(settings: Settings, env: Mapping[str, str], p: Plan, end: float)
     return creds, "aws-credential-chain", session_name
 
 
-def get_auths(settings: Settings, env: Mapping[str, str]) -> Auths:
-    """Registry logins for every requested registry: one token call per (partition, region, variant)."""
-    from . import aws
+def get_auths(settings: Settings, env: Mapping[str, str], p: Plan | None = None, *, now: float | None = None) -> Auths:
+    """Registry logins for every requested registry: fresh tokens from the cache (:mod:`ecr_ci.cache`), the rest
+    with one token call per (partition, region, variant). ``now`` fixes the cache's clock (tests).
 
-    p = plan(settings)
+    Unless the cache may answer, a thread imports botocore and prepares the ECR clients while this thread does the
+    identity exchange (token request and STS, plain HTTPS): start-up cost and network latency overlap instead of
+    adding up. When the cache may answer, botocore is not imported at all on a hit.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from . import aws, cache
+
+    p = p or plan(settings)
     end = time.monotonic() + settings.deadline
-    creds, source, session_name = credentials(settings, env, p, end)
-    auths = aws.fetch_all(registries.group(p.registries), creds, end)
-    return Auths(auths, source, settings.role_arn, session_name, creds.expiration)
+    groups = registries.group(p.registries)
+    tc = cache.TokenCache(cache.cache_dir(settings.cache_dir, env), now=now)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        warm = None if tc.may_serve(settings.role_arn, groups) else pool.submit(aws.prepare, groups)
+
+        def fetch(todo: dict[tuple[str, str, str, bool], list[Registry]], creds: Credentials) -> list[RegistryAuth]:
+            if warm is not None:
+                warm.result()
+            return aws.fetch_all(todo, creds, end)
+
+        token = identity_token(settings, env, p, end)
+        got = cache.obtain(
+            tc,
+            groups,
+            principal=settings.role_arn,
+            scope_=cache.scope(cache.identity_scope(token.token if token else None), env, settings.session_policy,
+                               settings.managed_session_policies),
+            credentials=lambda: credentials(settings, env, p, end, token),
+            account_of=lambda creds: cache.caller_account(creds, p.sts_region, end),
+            fetch=fetch,
+        )
+    return Auths(got.auths, got.identity_source, settings.role_arn, got.session_name, got.credentials_expire,
+                 got.warnings)
 
 
 def write(obtained: Auths, settings: Settings, env: Mapping[str, str]) -> LoginResult:
     """Write the auths to every target of the ``write`` setting."""
-    result = LoginResult(obtained)
+    result = LoginResult(obtained, warnings=list(obtained.warnings))
     if obtained.expires_at <= datetime.now(timezone.utc):
         result.warnings.append(
             f"ECR says these tokens expired at {_iso(obtained.expires_at)} (is the clock right, or is this an emulator?)"
@@ -152,12 +193,11 @@ def write(obtained: Auths, settings: Settings, env: Mapping[str, str]) -> LoginR
 
 def login(settings: Settings, env: Mapping[str, str]) -> LoginResult:
     """The whole flow. Bad settings fail before any network call; a failure writes nothing."""
-    p = plan(settings)  # validate first
+    p = plan(settings)  # bad settings and unreadable files fail before any network call
     for kind in settings.write:
         if kind != "none":
             sinks.read_json(sinks.target(kind, env, settings.docker_config).path, f"{kind} config")
-    del p
-    return write(get_auths(settings, env), settings, env)
+    return write(get_auths(settings, env, p), settings, env)
 
 
 def logout(settings: Settings, env: Mapping[str, str]) -> list[sinks.WriteResult]:

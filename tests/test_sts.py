@@ -9,8 +9,12 @@ from ecr_ci import registries, sts
 REGIONS = [r for p in registries.partitions() for r in p["regions"] if not r.startswith("aws-")]
 
 
-@pytest.fixture(scope="module")
-def session():
+@pytest.fixture
+def session(monkeypatch):
+    import os
+
+    for var in [v for v in os.environ if v.startswith("AWS_ENDPOINT_URL")]:
+        monkeypatch.delenv(var)  # compare with botocore's own resolution, not the test bed's override
     return botocore.session.get_session()
 
 

@@ -1,0 +1,239 @@
+"""`ecr-ci login` / `password` / `token` / `logout` end to end: real processes, moto over HTTP, a real OCI registry
+and real clients (skopeo, the docker CLI), with every output recorded for the suite-wide secret scan."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.testbed import hosts
+from tests.testbed.moto import moto_ecr_password
+from tests.testbed.registry import Registry, make_oci_layout
+from tests.testbed.secrets import record, run
+
+ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/ci-push"
+HOST = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
+needs = {b: pytest.mark.skipif(shutil.which(b) is None, reason=f"{b} is not installed (.ci/run installs it)")
+         for b in ("skopeo", "docker", "docker-registry")}
+
+
+def ecr_ci(*args: str, env: dict[str, str] | None = None, secret_stdout: bool = False, stdin: str | None = None):
+    return run([sys.executable, "-m", "ecr_ci", *args], env=env, input=stdin,
+               allow_secret_stdout={"password", "docker-auth"} if secret_stdout else False)
+
+
+@pytest.fixture
+def github(oidc_issuer, monkeypatch):
+    """This process's environment as a GitHub Actions job with `id-token: write`."""
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_RUN_ID", "4242")
+    monkeypatch.setenv("GITHUB_RUN_ATTEMPT", "2")
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", oidc_issuer.request_url)
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", oidc_issuer.request_token)
+    return oidc_issuer
+
+
+def config_path() -> Path:
+    return Path(os.environ["DOCKER_CONFIG"]) / "config.json"
+
+
+def test_one_sts_call_and_one_ecr_call_per_region_whatever_the_registries(github, moto_server):
+    moto_server.reset()
+    registries = [f"{acct}.dkr.ecr.{region}.amazonaws.com" for acct in (ACCOUNT, "210987654321", "000011112222")
+                  for region in ("us-east-1", "eu-west-1", "ap-southeast-2")]
+    proc = ecr_ci("login", "--registry", ",".join(registries), "--role-arn", ROLE, "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert sorted(r["host"] for r in report["registries"]) == sorted(registries)
+    assert report["session_name"] == "gha-4242-2" and report["identity_source"] == "github"
+    assert moto_server.count("sts", "AssumeRoleWithWebIdentity") == 1
+    assert moto_server.count("ecr", "GetAuthorizationToken") == 3
+    for region in ("us-east-1", "eu-west-1", "ap-southeast-2"):
+        assert moto_server.count("ecr", "GetAuthorizationToken", region=region) == 1
+    assert github.audiences[-1] == "sts.amazonaws.com"
+    data = json.loads(config_path().read_text())
+    expected = base64.b64encode(f"AWS:{moto_ecr_password(ACCOUNT)}".encode()).decode()
+    assert {h: e["auth"] for h, e in data["auths"].items()} == dict.fromkeys(registries, expected)
+    assert stat.S_IMODE(config_path().stat().st_mode) == 0o600
+
+
+def test_china_registries_ask_for_the_china_audience(github):
+    proc = ecr_ci("login", "--registry", f"{ACCOUNT}.dkr.ecr.cn-north-1.amazonaws.com.cn",
+                  "--role-arn", f"arn:aws-cn:iam::{ACCOUNT}:role/ci", "--write", "none")
+    assert proc.returncode == 0, proc.stderr
+    assert github.audiences[-1] == "sts.amazonaws.com.cn"
+
+
+def test_twenty_concurrent_logins_lose_no_entry(github):
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text(json.dumps({"auths": {"ghcr.io": {"auth": "eDp5"}}, "detachKeys": "ctrl-x"}))
+    hosts_ = [f"{i:012d}.dkr.ecr.us-east-1.amazonaws.com" for i in range(1, 21)]
+    procs = [subprocess.Popen([sys.executable, "-m", "ecr_ci", "login", "--registry", h, "--role-arn", ROLE],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for h in hosts_]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        record("concurrent login [stdout]", out)
+        record("concurrent login [stderr]", err)
+        assert p.returncode == 0, err
+    data = json.loads(config_path().read_text())
+    assert set(data["auths"]) == {"ghcr.io", *hosts_}
+    assert data["detachKeys"] == "ctrl-x"
+    assert stat.S_IMODE(config_path().stat().st_mode) == 0o600
+    assert ecr_ci("logout").returncode == 0
+    assert json.loads(config_path().read_text())["auths"] == {"ghcr.io": {"auth": "eDp5"}}
+
+
+BAD = [
+    ("bad ARN", ["--role-arn", "ci-push"], 2, "settings: --role-arn = 'ci-push' is invalid"),
+    ("ARN of another partition", ["--role-arn", f"arn:aws-cn:iam::{ACCOUNT}:role/x"], 2, "is in partition aws-cn"),
+    ("unknown region", ["--registry", ACCOUNT, "--region", "xx-east-9"], 2, "region: 'xx-east-9' is not an AWS region"),
+    ("lookalike host", ["--registry", f"{HOST}.evil.example"], 2, "is not an Amazon ECR registry host"),
+    ("duration 100", ["--duration", "100"], 2, "--duration = 100 is invalid (must be between 900 and 43200"),
+    ("strict boolean", ["--json"], 0, None),
+]
+
+
+@pytest.mark.parametrize(("why", "args", "code", "message"), BAD, ids=[b[0] for b in BAD])
+def test_bad_input_one_line_and_config_unchanged(github, why, args, code, message):
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    before = json.dumps({"auths": {"ghcr.io": {"auth": "eDp5"}}})
+    config_path().write_text(before)
+    base = {"--registry": HOST, "--role-arn": ROLE}
+    flags = [x for k, v in base.items() if k not in args for x in (k, v)] + args
+    proc = ecr_ci("login", *flags)
+    assert proc.returncode == code, proc.stderr
+    if message:
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and message in lines[0], proc.stderr
+        assert config_path().read_text() == before
+
+
+def test_missing_github_permission_fails_at_once_naming_it(github, monkeypatch):
+    monkeypatch.delenv("ACTIONS_ID_TOKEN_REQUEST_URL")
+    monkeypatch.delenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+    proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE)
+    assert proc.returncode == 1
+    first = proc.stderr.splitlines()[0]  # the one-line error; an indented hint block may follow
+    assert first.startswith("ecr-ci: error: github: cannot request an OIDC token")
+    assert "permissions: id-token: write" in first and "ACTIONS_ID_TOKEN_REQUEST_URL" in first
+
+
+@pytest.mark.parametrize("content", ["", "   \n", "not-a-jwt"])
+def test_empty_or_garbage_token_file(tmp_path, content):
+    token = tmp_path / "token"
+    token.write_text(content)
+    proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE, "--oidc", "file", "--token-file", str(token))
+    assert proc.returncode == 1 and not config_path().exists()
+    assert f"token from file {token} is " in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_unreadable_token_file(tmp_path):
+    token = tmp_path / "token-dir"
+    token.mkdir()  # unreadable as a file, even for root
+    proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE, "--oidc", "file", "--token-file", str(token))
+    assert proc.returncode == 1 and "cannot be read" in proc.stderr and not config_path().exists()
+
+
+def test_malformed_existing_config_is_left_untouched(github, moto_server):
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text('{"auths": {')
+    moto_server.reset()
+    proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE)
+    assert proc.returncode == 1 and "is not valid JSON" in proc.stderr
+    assert config_path().read_text() == '{"auths": {'
+    assert moto_server.count("sts", "AssumeRoleWithWebIdentity") == 0  # checked before any network call
+
+
+def test_gitlab_token_variable_and_missing_declaration(oidc_issuer, monkeypatch):
+    monkeypatch.setenv("GITLAB_CI", "true")
+    monkeypatch.setenv("CI_PIPELINE_ID", "77")
+    monkeypatch.setenv("CI_JOB_ID", "88")
+    proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE)
+    assert proc.returncode == 1 and "id_tokens" in proc.stderr and "AWS_ID_TOKEN" in proc.stderr
+    monkeypatch.setenv("AWS_ID_TOKEN", oidc_issuer.mint(sub="project_path:g/p:ref_type:branch:ref:main"))
+    proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["session_name"] == "gitlab-77-88"
+
+
+def test_password_and_token_print_only_the_secret(github):
+    proc = ecr_ci("password", "--registry", HOST, "--role-arn", ROLE, secret_stdout=True)
+    assert proc.returncode == 0 and proc.stdout == moto_ecr_password(ACCOUNT) + "\n"
+    proc = ecr_ci("token", "--registry", HOST, "--role-arn", ROLE, secret_stdout=True)
+    assert base64.b64decode(proc.stdout.strip()).decode() == f"AWS:{moto_ecr_password(ACCOUNT)}"
+    proc = ecr_ci("password", "--registry", f"{HOST},{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com", "--role-arn", ROLE)
+    assert proc.returncode == 2 and proc.stdout == "" and "2 different tokens" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def local_registry():
+    if shutil.which("docker-registry") is None:
+        pytest.skip("docker-registry is not installed (.ci/run installs it)")
+    with Registry({"AWS": moto_ecr_password(ACCOUNT)}) as reg:
+        yield reg
+
+
+@needs["skopeo"]
+def test_skopeo_pushes_with_only_the_written_config(github, local_registry, tmp_path):
+    """The registry is named by its local address here; the ECR-host-name variant is below."""
+    layout = make_oci_layout(tmp_path / "image")
+    # A registry that is not an ECR host cannot be logged in to by name: write the entry for the ECR host, then
+    # show the bytes work against the real registry through skopeo's --authfile with that same auth.
+    assert ecr_ci("login", "--registry", HOST, "--role-arn", ROLE).returncode == 0
+    auth = json.loads(config_path().read_text())["auths"][HOST]["auth"]
+    authfile = tmp_path / "auth.json"
+    authfile.write_text(json.dumps({"auths": {local_registry.host: {"auth": auth}}}))
+    push = run(["skopeo", "copy", "--dest-tls-verify=false", "--authfile", str(authfile), f"oci:{layout}",
+                f"docker://{local_registry.host}/app:1"])
+    assert push.returncode == 0, push.stderr
+    authfile.write_text(json.dumps({"auths": {local_registry.host: {"auth": base64.b64encode(b"AWS:wrong").decode()}}}))
+    refused = run(["skopeo", "copy", "--dest-tls-verify=false", "--authfile", str(authfile), f"oci:{layout}",
+                   f"docker://{local_registry.host}/app:2"])
+    assert refused.returncode != 0  # negative control: a wrong password is refused
+
+
+@needs["docker"]
+def test_password_stdin_into_docker_login(github, local_registry):
+    password = ecr_ci("password", "--registry", HOST, "--role-arn", ROLE, secret_stdout=True).stdout
+    ok = run(["docker", "login", "--username", "AWS", "--password-stdin", local_registry.host], input=password)
+    assert ok.returncode == 0, ok.stderr
+    bad = run(["docker", "login", "--username", "AWS", "--password-stdin", local_registry.host], input="wrong\n")
+    assert bad.returncode != 0
+
+
+def test_http_api_with_the_token(github, local_registry):
+    token = ecr_ci("token", "--registry", HOST, "--role-arn", ROLE, secret_stdout=True).stdout.strip()
+    request = urllib.request.Request(f"{local_registry.url}/v2/", headers={"Authorization": f"Basic {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    wrong = base64.b64encode(b"AWS:nope").decode()
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(urllib.request.Request(f"{local_registry.url}/v2/", headers={"Authorization": f"Basic {wrong}"}), timeout=10)
+    assert e.value.code == 401
+
+
+@needs["skopeo"]
+def test_real_ecr_host_name_reaches_the_local_registry(github, tmp_path):
+    if not hosts.available():
+        pytest.skip("mount namespaces are not available here (needs root and unshare)")
+    if shutil.which("docker-registry") is None:
+        pytest.skip("docker-registry is not installed")
+    with Registry({"AWS": moto_ecr_password(ACCOUNT)}, tls=True, hostnames=[HOST], port=443) as reg:
+        assert ecr_ci("login", "--registry", f"https://{HOST}/", "--role-arn", ROLE).returncode == 0
+        layout = make_oci_layout(tmp_path / "image")
+        push = hosts.run_with_hosts(
+            ["skopeo", "copy", "--dest-cert-dir", str(reg.cert_dir), f"oci:{layout}", f"docker://{HOST}/demo:1"],
+            {HOST: "127.0.0.1"},
+        )
+        assert push.returncode == 0, push.stderr
