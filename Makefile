@@ -29,7 +29,7 @@ system:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; fi
 
 demo: venv system
-	$(PY) -m tests.testbed.demo
+	$(PY) -m tests.demo
 
 test: venv system
 	$(PY) -m pytest -q
