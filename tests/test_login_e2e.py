@@ -237,3 +237,70 @@ def test_real_ecr_host_name_reaches_the_local_registry(github, tmp_path):
             {HOST: "127.0.0.1"},
         )
         assert push.returncode == 0, push.stderr
+
+
+@pytest.fixture
+def fake_endpoints(fake_aws, monkeypatch):
+    """STS, ECR and ECR Public all answered by the scripted fake (moto stays the default for anything else)."""
+    for service in ("STS", "ECR", "ECR_PUBLIC"):
+        monkeypatch.setenv(f"AWS_ENDPOINT_URL_{service}", fake_aws.url)
+    return fake_aws
+
+
+def test_ecr_public_goes_through_us_east_1_whatever_the_region(github, fake_endpoints):
+    proc = ecr_ci("login", "--registry", f"public.ecr.aws,{ACCOUNT}", "--region", "eu-west-1", "--role-arn", ROLE,
+                  "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert fake_endpoints.count("ecr-public", "GetAuthorizationToken", region="us-east-1") == 1
+    assert fake_endpoints.count("ecr-public", "GetAuthorizationToken") == 1
+    assert fake_endpoints.count("ecr", "GetAuthorizationToken", region="eu-west-1") == 1
+    public_password = fake_endpoints.ecr_public.issued[-1][1]
+    auths = json.loads(config_path().read_text())["auths"]
+    assert base64.b64decode(auths["public.ecr.aws"]["auth"]).decode() == f"AWS:{public_password}"
+    assert f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com" in auths
+
+
+def test_reported_expiry_is_the_earlier_of_token_and_role_session(github, fake_endpoints):
+    from datetime import datetime, timedelta, timezone
+
+    soon = (datetime.now(timezone.utc) + timedelta(minutes=20)).replace(microsecond=0)
+    fake_endpoints.sts.expiration = soon
+    fake_endpoints.ecr.expires_at = soon + timedelta(hours=11)
+    report = json.loads(ecr_ci("login", "--registry", HOST, "--role-arn", ROLE, "--json").stdout)
+    assert report["expires_at"] == soon.isoformat().replace("+00:00", "Z")
+    fake_endpoints.sts.expiration = soon + timedelta(hours=11)
+    fake_endpoints.ecr.expires_at = soon
+    report = json.loads(ecr_ci("login", "--registry", HOST, "--role-arn", ROLE, "--json").stdout)
+    assert report["registries"][0]["expires_at"] == soon.isoformat().replace("+00:00", "Z")
+
+
+def test_throttled_token_calls_are_retried_then_succeed(github, fake_endpoints):
+    fake_endpoints.ecr.push("ThrottlingException", 503)
+    proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE)
+    assert proc.returncode == 0, proc.stderr
+    assert fake_endpoints.count("ecr", "GetAuthorizationToken") == 3
+    assert fake_endpoints.count("sts", "AssumeRoleWithWebIdentity") == 1
+
+
+def test_persistent_throttling_gives_up_at_the_deadline(github, fake_endpoints):
+    import time
+
+    fake_endpoints.ecr.default = "ThrottlingException"
+    start = time.monotonic()
+    proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE, "--deadline", "3")
+    assert proc.returncode == 1 and not config_path().exists()
+    assert "ecr:GetAuthorizationToken in us-east-1: gave up after" in proc.stderr and "ThrottlingException" in proc.stderr
+    assert time.monotonic() - start < 3 + 10  # the deadline bounds the retries (plus process start-up)
+
+
+def test_session_policies_and_name_reach_sts(github, fake_endpoints):
+    policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecr:GetAuthorizationToken","Resource":"*"}]}'
+    managed = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"
+    proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE, "--session-policy", policy,
+                  "--managed-session-policies", managed, "--duration", "1800", "--session-name", "release-42")
+    assert proc.returncode == 0, proc.stderr
+    (call,) = [c for c in fake_endpoints.calls() if c.action == "AssumeRoleWithWebIdentity"]
+    assert call.params["Policy"] == policy and call.params["PolicyArns.member.1.arn"] == managed
+    assert call.params["DurationSeconds"] == "1800" and call.params["RoleSessionName"] == "release-42"
+    assert call.params["WebIdentityToken"] == "<redacted>" and call.token_claims["aud"] == "sts.amazonaws.com"
+    assert call.access_key is None  # AssumeRoleWithWebIdentity is sent unsigned
