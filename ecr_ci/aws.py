@@ -50,7 +50,7 @@ TRUST_CODES = {
 }
 
 
-def _code(e: Exception) -> tuple[str, int]:
+def _code(e: BaseException) -> tuple[str, int]:
     response = getattr(e, "response", None) or {}
     code = str(response.get("Error", {}).get("Code", ""))
     status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
@@ -92,7 +92,7 @@ def call(
             sleep(pause)
 
 
-def _describe(e: Exception) -> str:
+def _describe(e: BaseException) -> str:
     code, status = _code(e)
     if code:
         return f"{code}, HTTP {status}" if status else code
@@ -132,9 +132,7 @@ def _focused_loader(s: Any) -> Any:
     class FocusedLoader(Loader):  # type: ignore[misc]
         def list_available_services(self, type_name: str) -> list[str]:
             return [
-                name
-                for name in SERVICES
-                if any(os.path.isdir(os.path.join(path, name)) for path in self.search_paths)
+                name for name in SERVICES if any(os.path.isdir(os.path.join(path, name)) for path in self.search_paths)
             ]
 
     extra = s.get_config_variable("data_path")
@@ -186,8 +184,15 @@ def assume_role_with_web_identity(
 
     def attempt() -> Credentials:
         return sts.assume_role_with_web_identity(
-            token.token, role_arn=role_arn, session_name=session_name, duration=duration, region=region, env=env,
-            policy=policy, policy_arns=policy_arns, timeout=max(1.0, min(30.0, end - time.monotonic())),
+            token.token,
+            role_arn=role_arn,
+            session_name=session_name,
+            duration=duration,
+            region=region,
+            env=env,
+            policy=policy,
+            policy_arns=policy_arns,
+            timeout=max(1.0, min(30.0, end - time.monotonic())),
         )
 
     try:
@@ -203,7 +208,9 @@ def assume_role_with_web_identity(
         if code in TRUST_CODES:
             message = getattr(e, "response", {}).get("Error", {}).get("Message", "")
             raise _trust_error(code, message, token, role_arn, audience, partition) from e
-        raise AwsError(f"sts:AssumeRoleWithWebIdentity: failed for {role_arn} ({_describe(e)}: {_safe_message(e)})") from e
+        raise AwsError(
+            f"sts:AssumeRoleWithWebIdentity: failed for {role_arn} ({_describe(e)}: {_safe_message(e)})"
+        ) from e
 
 
 def _safe_message(e: Exception) -> str:
@@ -226,8 +233,13 @@ def _trust_error(
         except Exception:
             claims = None
         diagnostics = explain(
-            code, _safe_message(Exception(message)), claims, audience_expected=audience, role_arn=role_arn,
-            partition=partition, ci=token.source,
+            code,
+            _safe_message(Exception(message)),
+            claims,
+            audience_expected=audience,
+            role_arn=role_arn,
+            partition=partition,
+            ci=token.source,
         )
         diagnostics.summary = summary
     except ImportError:  # pragma: no cover - claims ships with the package
@@ -249,8 +261,15 @@ def ambient_credentials() -> Credentials:
 
 
 def assume_role(
-    base: Credentials, *, role_arn: str, session_name: str, duration: int, region: str, policy: str | None,
-    policy_arns: Iterable[str], end: float,
+    base: Credentials,
+    *,
+    role_arn: str,
+    session_name: str,
+    duration: int,
+    region: str,
+    policy: str | None,
+    policy_arns: Iterable[str],
+    end: float,
 ) -> Credentials:
     """sts:AssumeRole from ambient credentials (``oidc: none`` with a role)."""
     sts = client("sts", region, base)
@@ -266,9 +285,7 @@ def assume_role(
     except Exception as e:
         raise AwsError(f"sts:AssumeRole: failed for {role_arn} ({_describe(e)}: {_safe_message(e)})") from e
     c = response["Credentials"]
-    return Credentials(
-        c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"], c["Expiration"], role_arn=role_arn
-    )
+    return Credentials(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"], c["Expiration"], role_arn=role_arn)
 
 
 def _split(token_b64: str) -> tuple[str, str]:
@@ -287,7 +304,9 @@ def _client_for(registries: list[Registry], credentials: Credentials) -> Any:
     return client("ecr-public" if first.public else "ecr", first.region, credentials, first.variant)
 
 
-def fetch_group(registries: list[Registry], credentials: Credentials, end: float, api: Any = None) -> list[RegistryAuth]:
+def fetch_group(
+    registries: list[Registry], credentials: Credentials, end: float, api: Any = None
+) -> list[RegistryAuth]:
     """One GetAuthorizationToken call for registries sharing (partition, region, variant); no ``registryIds``."""
     first = registries[0]
     service = "ecr-public" if first.public else "ecr"
@@ -301,8 +320,12 @@ def fetch_group(registries: list[Registry], credentials: Credentials, end: float
         code, status = _code(e)
         hint = ""
         if code in ("AccessDeniedException", "AccessDenied", "403") or status == 403:
-            action = "ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken" if first.public else "ecr:GetAuthorizationToken"
-            hint = f"; allow {action} on Resource \"*\" for {credentials.role_arn or 'these credentials'}"
+            action = (
+                "ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken"
+                if first.public
+                else "ecr:GetAuthorizationToken"
+            )
+            hint = f'; allow {action} on Resource "*" for {credentials.role_arn or "these credentials"}'
         raise AwsError(f"{where}: failed ({_describe(e)}: {_safe_message(e)}{hint})") from e
     data = response["authorizationData"]
     item = data if isinstance(data, dict) else data[0]
@@ -330,5 +353,5 @@ def fetch_all(groups: dict[Any, list[Registry]], credentials: Credentials, end: 
     # Clients are made here, one thread: botocore's session is not safe to create clients from concurrently.
     apis = [_client_for(regs, credentials) for regs in items]
     with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
-        results = list(pool.map(lambda pair: fetch_group(pair[0], credentials, end, pair[1]), zip(items, apis)))
+        results = list(pool.map(lambda regs, api: fetch_group(regs, credentials, end, api), items, apis))
     return [auth for group in results for auth in group]

@@ -80,7 +80,9 @@ def parse(text: str, region: str | None = None, *, where: str = "registries") ->
         raise ConfigError(f"{where}: {text!r} is not an Amazon ECR registry ({_EXPECTED}; non-ASCII is refused)")
     if re.fullmatch(r"\d{12}", host):
         if not region:
-            raise ConfigError(f"{where}: {text!r} is a bare account ID and needs a region (set --region or ECR_CI_REGION)")
+            raise ConfigError(
+                f"{where}: {text!r} is a bare account ID and needs a region (set --region or ECR_CI_REGION)"
+            )
         p = check_region(region, "region")
         return Registry(
             host=f"{host}.dkr.ecr.{region}.{p['outputs']['dnsSuffix']}", region=region, partition=p["id"], account=host

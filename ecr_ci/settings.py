@@ -120,10 +120,29 @@ def _coerce(name: str, raw: object, source: str) -> object:
 # The keywords settings.yaml uses. Values are checked against them directly (importing jsonschema costs more than
 # the rest of a credential-helper cache hit); jsonschema is the judge whenever a value fails or a schema uses
 # anything else, and a test holds the two to the same verdicts.
-_FAST = {"type", "enum", "pattern", "minimum", "maximum", "exclusiveMinimum", "minLength", "maxLength", "minItems",
-         "maxItems", "uniqueItems", "items", "default"}
-_PY_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "integer": (int,), "number": (int, float),
-                                          "boolean": (bool,), "array": (list,), "null": (type(None),)}
+_FAST = {
+    "type",
+    "enum",
+    "pattern",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "items",
+    "default",
+}
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list,),
+    "null": (type(None),),
+}
 
 
 def fast_valid(schema_: Mapping[str, Any], value: object) -> bool | None:

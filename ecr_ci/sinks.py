@@ -87,7 +87,7 @@ def locked(path: Path) -> Iterator[None]:
         if os.name == "nt":  # pragma: no cover - Windows agents
             import msvcrt
 
-            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined]
         else:
             import fcntl
 
@@ -104,7 +104,9 @@ def read_json(path: Path, what: str) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as e:
-        raise SinkError(f"{what}: cannot read {path} ({getattr(e, 'strerror', None) or e.__class__.__name__}; left untouched)") from e
+        raise SinkError(
+            f"{what}: cannot read {path} ({getattr(e, 'strerror', None) or e.__class__.__name__}; left untouched)"
+        ) from e
     if not text.strip():
         return {}
     try:
@@ -114,10 +116,14 @@ def read_json(path: Path, what: str) -> dict[str, Any]:
             f"{what}: {path} is not valid JSON (line {getattr(e, 'lineno', '?')}, column {getattr(e, 'colno', '?')}; "
             "fix or remove it: it was left untouched)"
         ) from None
-    if not isinstance(data, dict) or not isinstance(data.get("auths", {}), dict) or not isinstance(
-        data.get("credHelpers", {}), dict
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("auths", {}), dict)
+        or not isinstance(data.get("credHelpers", {}), dict)
     ):
-        raise SinkError(f"{what}: {path} is not a credential file (expected a JSON object with an \"auths\" object; left untouched)")
+        raise SinkError(
+            f'{what}: {path} is not a credential file (expected a JSON object with an "auths" object; left untouched)'
+        )
     return data
 
 
@@ -199,7 +205,11 @@ def _shadowing(t: Target, data: dict[str, Any], state: dict[str, Any], hosts: li
 def _read_state(path: Path) -> dict[str, Any]:
     try:
         state = json.loads(_state_path(path).read_text(encoding="utf-8"))
-        if isinstance(state, dict) and isinstance(state.get("entries"), dict) and isinstance(state.get("removed"), dict):
+        if (
+            isinstance(state, dict)
+            and isinstance(state.get("entries"), dict)
+            and isinstance(state.get("removed"), dict)
+        ):
             return state
     except (OSError, ValueError):
         pass

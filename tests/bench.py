@@ -51,9 +51,14 @@ def bench_login(runs: int = 12) -> float:
     with MotoServer(process=True) as moto, OidcIssuer() as issuer, tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GITHUB_", "ACTIONS_", "ECR_CI_"))}
         env |= {
-            "HOME": tmp, "DOCKER_CONFIG": tmp, "AWS_ENDPOINT_URL": moto.url, "GITHUB_ACTIONS": "true",
-            "ACTIONS_ID_TOKEN_REQUEST_URL": issuer.request_url, "ACTIONS_ID_TOKEN_REQUEST_TOKEN": issuer.request_token,
-            "GITHUB_RUN_ID": "1", "AWS_EC2_METADATA_DISABLED": "true",
+            "HOME": tmp,
+            "DOCKER_CONFIG": tmp,
+            "AWS_ENDPOINT_URL": moto.url,
+            "GITHUB_ACTIONS": "true",
+            "ACTIONS_ID_TOKEN_REQUEST_URL": issuer.request_url,
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": issuer.request_token,
+            "GITHUB_RUN_ID": "1",
+            "AWS_EC2_METADATA_DISABLED": "true",
         }
         ours = [*ecr_ci_command(), "login", "--registry", HOST, "--role-arn", ROLE, "--oidc", "github"]
         theirs = [sys.executable, str(ROOT / "tests" / "bench_baseline.py"), HOST, ROLE]

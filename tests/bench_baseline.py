@@ -17,11 +17,15 @@ import boto3
 host, role_arn = sys.argv[1], sys.argv[2]
 region = host.split(".")[3]
 url = os.environ["ACTIONS_ID_TOKEN_REQUEST_URL"] + "&audience=" + urllib.parse.quote("sts.amazonaws.com")
-request = urllib.request.Request(url, headers={"Authorization": "bearer " + os.environ["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]})
+request = urllib.request.Request(
+    url, headers={"Authorization": "bearer " + os.environ["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]}
+)
 with urllib.request.urlopen(request) as response:
     token = json.load(response)["value"]
 sts = boto3.client("sts", region_name=region)
-creds = sts.assume_role_with_web_identity(RoleArn=role_arn, RoleSessionName="bench", WebIdentityToken=token)["Credentials"]
+creds = sts.assume_role_with_web_identity(RoleArn=role_arn, RoleSessionName="bench", WebIdentityToken=token)[
+    "Credentials"
+]
 ecr = boto3.client(
     "ecr",
     region_name=region,
@@ -32,7 +36,10 @@ ecr = boto3.client(
 data = ecr.get_authorization_token()["authorizationData"][0]
 base64.b64decode(data["authorizationToken"])  # what a script checks before writing
 path = os.path.join(os.environ["DOCKER_CONFIG"], "config.json")
-config = json.load(open(path)) if os.path.exists(path) else {}
+config = {}
+if os.path.exists(path):
+    with open(path) as f:
+        config = json.load(f)
 config.setdefault("auths", {})[host] = {"auth": data["authorizationToken"]}
 with open(path, "w") as f:
     json.dump(config, f)

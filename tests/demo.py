@@ -40,23 +40,36 @@ def main() -> int:
             return 1
     use_hosts = hosts.available()
     with tempfile.TemporaryDirectory() as tmp, MotoServer(process=True) as moto, OidcIssuer() as issuer:
-        registry = Registry({"AWS": moto_ecr_password(ACCOUNT)}, tls=use_hosts, hostnames=[HOST],
-                            port=443 if use_hosts else None)
+        registry = Registry(
+            {"AWS": moto_ecr_password(ACCOUNT)}, tls=use_hosts, hostnames=[HOST], port=443 if use_hosts else None
+        )
         with registry:
-            env = {k: v for k, v in os.environ.items()
-                   if not k.startswith(("AWS_", "GITHUB_", "ACTIONS_", "ECR_CI_", "DOCKER_", "GITLAB_", "CI_"))}
+            env = {
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("AWS_", "GITHUB_", "ACTIONS_", "ECR_CI_", "DOCKER_", "GITLAB_", "CI_"))
+            }
             env |= {
-                "HOME": tmp, "DOCKER_CONFIG": f"{tmp}/docker", "AWS_ENDPOINT_URL": moto.url,
-                "AWS_EC2_METADATA_DISABLED": "true", "GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "1001",
-                "GITHUB_RUN_ATTEMPT": "1", "ACTIONS_ID_TOKEN_REQUEST_URL": issuer.request_url,
+                "HOME": tmp,
+                "DOCKER_CONFIG": f"{tmp}/docker",
+                "AWS_ENDPOINT_URL": moto.url,
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "GITHUB_ACTIONS": "true",
+                "GITHUB_RUN_ID": "1001",
+                "GITHUB_RUN_ATTEMPT": "1",
+                "ACTIONS_ID_TOKEN_REQUEST_URL": issuer.request_url,
                 "ACTIONS_ID_TOKEN_REQUEST_TOKEN": issuer.request_token,
             }
-            step(f"stand-ins up: moto (STS, ECR) at {moto.url}, OIDC issuer at {issuer.url}, "
-                 f"registry {'as ' + HOST if use_hosts else 'at ' + registry.host}")
+            step(
+                f"stand-ins up: moto (STS, ECR) at {moto.url}, OIDC issuer at {issuer.url}, "
+                f"registry {'as ' + HOST if use_hosts else 'at ' + registry.host}"
+            )
             step(f"$ ecr-ci login --registry {HOST} --role-arn {ROLE} --json")
             login = subprocess.run(
                 [sys.executable, "-m", "ecr_ci", "login", "--registry", HOST, "--role-arn", ROLE, "--json"],
-                env=env, capture_output=True, text=True,
+                env=env,
+                capture_output=True,
+                text=True,
             )
             for line in login.stderr.splitlines():
                 print(f"      {line}")
@@ -65,15 +78,25 @@ def main() -> int:
             report = json.loads(login.stdout)
             claims = decode(issuer.tokens[-1])[1]
             step(f"identity token: iss={claims['iss']} sub={claims['sub']} aud={issuer.audiences[-1]}")
-            step(f"emulator saw {moto.count('sts', 'AssumeRoleWithWebIdentity')} AssumeRoleWithWebIdentity and "
-                 f"{moto.count('ecr', 'GetAuthorizationToken')} GetAuthorizationToken call(s)")
+            step(
+                f"emulator saw {moto.count('sts', 'AssumeRoleWithWebIdentity')} AssumeRoleWithWebIdentity and "
+                f"{moto.count('ecr', 'GetAuthorizationToken')} GetAuthorizationToken call(s)"
+            )
             config = Path(env["DOCKER_CONFIG"]) / "config.json"
-            step(f"{config} (mode {oct(config.stat().st_mode & 0o777)}) now has auths for: "
-                 + ", ".join(json.loads(config.read_text())["auths"]))
+            step(
+                f"{config} (mode {oct(config.stat().st_mode & 0o777)}) now has auths for: "
+                + ", ".join(json.loads(config.read_text())["auths"])
+            )
             layout = make_oci_layout(f"{tmp}/image")
             if use_hosts:
-                cmd = ["skopeo", "copy", "--dest-cert-dir", str(registry.cert_dir), f"oci:{layout}",
-                       f"docker://{HOST}/demo/app:1"]
+                cmd = [
+                    "skopeo",
+                    "copy",
+                    "--dest-cert-dir",
+                    str(registry.cert_dir),
+                    f"oci:{layout}",
+                    f"docker://{HOST}/demo/app:1",
+                ]
                 step(f"$ {' '.join(cmd[:2])} oci:image docker://{HOST}/demo/app:1   (auth from the docker config)")
                 push = hosts.run_with_hosts(cmd, {HOST: "127.0.0.1"}, env=env)
             else:
@@ -81,9 +104,20 @@ def main() -> int:
                 authfile = Path(tmp) / "auth.json"
                 authfile.write_text(json.dumps({"auths": {registry.host: {"auth": auth}}}))
                 step("no mount namespaces here: pushing to the registry's local address with the same auth")
-                push = subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", "--authfile", str(authfile),
-                                       f"oci:{layout}", f"docker://{registry.host}/demo/app:1"],
-                                      env=env, capture_output=True, text=True)
+                push = subprocess.run(
+                    [
+                        "skopeo",
+                        "copy",
+                        "--dest-tls-verify=false",
+                        "--authfile",
+                        str(authfile),
+                        f"oci:{layout}",
+                        f"docker://{registry.host}/demo/app:1",
+                    ],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                )
             if push.returncode != 0:
                 step(f"push failed: {push.stderr.strip()[-300:]}")
                 return 1

@@ -24,13 +24,19 @@ from tests.testbed.secrets import record, run
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/ci-push"
 HOST = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
-needs = {b: pytest.mark.skipif(shutil.which(b) is None, reason=f"{b} is not installed (.ci/run installs it)")
-         for b in ("skopeo", "docker", "docker-registry")}
+needs = {
+    b: pytest.mark.skipif(shutil.which(b) is None, reason=f"{b} is not installed (.ci/run installs it)")
+    for b in ("skopeo", "docker", "docker-registry")
+}
 
 
 def ecr_ci(*args: str, env: dict[str, str] | None = None, secret_stdout: bool = False, stdin: str | None = None):
-    return run([sys.executable, "-m", "ecr_ci", *args], env=env, input=stdin,
-               allow_secret_stdout={"password", "docker-auth"} if secret_stdout else False)
+    return run(
+        [sys.executable, "-m", "ecr_ci", *args],
+        env=env,
+        input=stdin,
+        allow_secret_stdout={"password", "docker-auth"} if secret_stdout else False,
+    )
 
 
 @pytest.fixture
@@ -50,8 +56,11 @@ def config_path() -> Path:
 
 def test_one_sts_call_and_one_ecr_call_per_region_whatever_the_registries(github, moto_server):
     moto_server.reset()
-    registries = [f"{acct}.dkr.ecr.{region}.amazonaws.com" for acct in (ACCOUNT, "210987654321", "000011112222")
-                  for region in ("us-east-1", "eu-west-1", "ap-southeast-2")]
+    registries = [
+        f"{acct}.dkr.ecr.{region}.amazonaws.com"
+        for acct in (ACCOUNT, "210987654321", "000011112222")
+        for region in ("us-east-1", "eu-west-1", "ap-southeast-2")
+    ]
     proc = ecr_ci("login", "--registry", ",".join(registries), "--role-arn", ROLE, "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
@@ -69,8 +78,15 @@ def test_one_sts_call_and_one_ecr_call_per_region_whatever_the_registries(github
 
 
 def test_china_registries_ask_for_the_china_audience(github):
-    proc = ecr_ci("login", "--registry", f"{ACCOUNT}.dkr.ecr.cn-north-1.amazonaws.com.cn",
-                  "--role-arn", f"arn:aws-cn:iam::{ACCOUNT}:role/ci", "--write", "none")
+    proc = ecr_ci(
+        "login",
+        "--registry",
+        f"{ACCOUNT}.dkr.ecr.cn-north-1.amazonaws.com.cn",
+        "--role-arn",
+        f"arn:aws-cn:iam::{ACCOUNT}:role/ci",
+        "--write",
+        "none",
+    )
     assert proc.returncode == 0, proc.stderr
     assert github.audiences[-1] == "sts.amazonaws.com.cn"
 
@@ -79,8 +95,15 @@ def test_twenty_concurrent_logins_lose_no_entry(github):
     config_path().parent.mkdir(parents=True, exist_ok=True)
     config_path().write_text(json.dumps({"auths": {"ghcr.io": {"auth": "eDp5"}}, "detachKeys": "ctrl-x"}))
     hosts_ = [f"{i:012d}.dkr.ecr.us-east-1.amazonaws.com" for i in range(1, 21)]
-    procs = [subprocess.Popen([sys.executable, "-m", "ecr_ci", "login", "--registry", h, "--role-arn", ROLE],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for h in hosts_]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "ecr_ci", "login", "--registry", h, "--role-arn", ROLE],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for h in hosts_
+    ]
     for p in procs:
         out, err = p.communicate(timeout=120)
         record("concurrent login [stdout]", out)
@@ -194,12 +217,30 @@ def test_skopeo_pushes_with_only_the_written_config(github, local_registry, tmp_
     auth = json.loads(config_path().read_text())["auths"][HOST]["auth"]
     authfile = tmp_path / "auth.json"
     authfile.write_text(json.dumps({"auths": {local_registry.host: {"auth": auth}}}))
-    push = run(["skopeo", "copy", "--dest-tls-verify=false", "--authfile", str(authfile), f"oci:{layout}",
-                f"docker://{local_registry.host}/app:1"])
+    push = run(
+        [
+            "skopeo",
+            "copy",
+            "--dest-tls-verify=false",
+            "--authfile",
+            str(authfile),
+            f"oci:{layout}",
+            f"docker://{local_registry.host}/app:1",
+        ]
+    )
     assert push.returncode == 0, push.stderr
     authfile.write_text(json.dumps({"auths": {local_registry.host: {"auth": base64.b64encode(b"AWS:wrong").decode()}}}))
-    refused = run(["skopeo", "copy", "--dest-tls-verify=false", "--authfile", str(authfile), f"oci:{layout}",
-                   f"docker://{local_registry.host}/app:2"])
+    refused = run(
+        [
+            "skopeo",
+            "copy",
+            "--dest-tls-verify=false",
+            "--authfile",
+            str(authfile),
+            f"oci:{layout}",
+            f"docker://{local_registry.host}/app:2",
+        ]
+    )
     assert refused.returncode != 0  # negative control: a wrong password is refused
 
 
@@ -219,7 +260,9 @@ def test_http_api_with_the_token(github, local_registry):
         assert response.status == 200
     wrong = base64.b64encode(b"AWS:nope").decode()
     with pytest.raises(urllib.error.HTTPError) as e:
-        urllib.request.urlopen(urllib.request.Request(f"{local_registry.url}/v2/", headers={"Authorization": f"Basic {wrong}"}), timeout=10)
+        urllib.request.urlopen(
+            urllib.request.Request(f"{local_registry.url}/v2/", headers={"Authorization": f"Basic {wrong}"}), timeout=10
+        )
     assert e.value.code == 401
 
 
@@ -248,8 +291,9 @@ def fake_endpoints(fake_aws, monkeypatch):
 
 
 def test_ecr_public_goes_through_us_east_1_whatever_the_region(github, fake_endpoints):
-    proc = ecr_ci("login", "--registry", f"public.ecr.aws,{ACCOUNT}", "--region", "eu-west-1", "--role-arn", ROLE,
-                  "--json")
+    proc = ecr_ci(
+        "login", "--registry", f"public.ecr.aws,{ACCOUNT}", "--region", "eu-west-1", "--role-arn", ROLE, "--json"
+    )
     assert proc.returncode == 0, proc.stderr
     assert fake_endpoints.count("ecr-public", "GetAuthorizationToken", region="us-east-1") == 1
     assert fake_endpoints.count("ecr-public", "GetAuthorizationToken") == 1
@@ -289,15 +333,32 @@ def test_persistent_throttling_gives_up_at_the_deadline(github, fake_endpoints):
     start = time.monotonic()
     proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE, "--deadline", "3")
     assert proc.returncode == 1 and not config_path().exists()
-    assert "ecr:GetAuthorizationToken in us-east-1: gave up after" in proc.stderr and "ThrottlingException" in proc.stderr
+    assert (
+        "ecr:GetAuthorizationToken in us-east-1: gave up after" in proc.stderr and "ThrottlingException" in proc.stderr
+    )
     assert time.monotonic() - start < 3 + 10  # the deadline bounds the retries (plus process start-up)
 
 
 def test_session_policies_and_name_reach_sts(github, fake_endpoints):
-    policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecr:GetAuthorizationToken","Resource":"*"}]}'
+    policy = (
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecr:GetAuthorizationToken","Resource":"*"}]}'
+    )
     managed = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"
-    proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE, "--session-policy", policy,
-                  "--managed-session-policies", managed, "--duration", "1800", "--session-name", "release-42")
+    proc = ecr_ci(
+        "login",
+        "--registry",
+        HOST,
+        "--role-arn",
+        ROLE,
+        "--session-policy",
+        policy,
+        "--managed-session-policies",
+        managed,
+        "--duration",
+        "1800",
+        "--session-name",
+        "release-42",
+    )
     assert proc.returncode == 0, proc.stderr
     (call,) = [c for c in fake_endpoints.calls() if c.action == "AssumeRoleWithWebIdentity"]
     assert call.params["Policy"] == policy and call.params["PolicyArns.member.1.arn"] == managed

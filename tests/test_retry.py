@@ -27,8 +27,14 @@ class Flaky:
 
 @pytest.mark.parametrize(
     "error",
-    [client_error("ThrottlingException"), client_error("Throttling"), client_error("IDPCommunicationError"),
-     client_error("InternalError", 500), client_error("Whatever", 503), EndpointConnectionError(endpoint_url="x")],
+    [
+        client_error("ThrottlingException"),
+        client_error("Throttling"),
+        client_error("IDPCommunicationError"),
+        client_error("InternalError", 500),
+        client_error("Whatever", 503),
+        EndpointConnectionError(endpoint_url="x"),
+    ],
 )
 def test_transient_errors_are_retried(error):
     sleeps = []

@@ -56,10 +56,18 @@ def test_strict_booleans():
 @pytest.mark.parametrize(
     ("flags", "env", "expected"),
     [
-        ({"duration": "100"}, {}, "settings: --duration = 100 is invalid (must be between 900 and 43200; set --duration or ECR_CI_DURATION)"),
+        (
+            {"duration": "100"},
+            {},
+            "settings: --duration = 100 is invalid (must be between 900 and 43200; set --duration or ECR_CI_DURATION)",
+        ),
         ({}, {"ECR_CI_DURATION": "1h"}, "settings: ECR_CI_DURATION = '1h' is not a whole number"),
         ({"role_arn": "my-role"}, {}, "settings: --role-arn = 'my-role' is invalid (must match"),
-        ({}, {"AWS_ROLE_ARN": "arn:aws:iam::123:role/x"}, "settings: AWS_ROLE_ARN = 'arn:aws:iam::123:role/x' is invalid"),
+        (
+            {},
+            {"AWS_ROLE_ARN": "arn:aws:iam::123:role/x"},
+            "settings: AWS_ROLE_ARN = 'arn:aws:iam::123:role/x' is invalid",
+        ),
         ({"oidc": "circleci"}, {}, "settings: --oidc = 'circleci' is invalid (must be one of auto, github, gitlab"),
         ({"session_name": "a"}, {}, "settings: --session-name = 'a' is invalid (must match"),
         ({"write": ["docker,docker"]}, {}, "settings: --write = ['docker', 'docker'] is invalid"),
@@ -82,11 +90,48 @@ def test_settings_of_other_commands_are_not_read():
 
 
 # Values that probe every keyword the schema uses; the fast path must agree with jsonschema on each.
-PROBES = [None, True, False, 0, 1, 899, 900, 3600, 43200, 43201, 0.5, -1, 901.5, "", "x", "true", "us-east-1",
-          "US-EAST-1", "eu-central-2", "ab", "a" * 65, "a b", "docker", "podman", "arn:aws:iam::123456789012:role/ci",
-          "arn:aws-cn:iam::123456789012:role/path/ci", "arn:aws:iam::12345678901:role/x",
-          "arn:aws:iam::aws:policy/ReadOnlyAccess", "AWS_ID_TOKEN", "1BAD", [], ["docker"], ["docker", "docker"],
-          ["docker", "helm"], ["x"], [""], [1], ["arn:aws:iam::aws:policy/ReadOnlyAccess"] * 11, {"a": 1}, "auto"]
+PROBES = [
+    None,
+    True,
+    False,
+    0,
+    1,
+    899,
+    900,
+    3600,
+    43200,
+    43201,
+    0.5,
+    -1,
+    901.5,
+    "",
+    "x",
+    "true",
+    "us-east-1",
+    "US-EAST-1",
+    "eu-central-2",
+    "ab",
+    "a" * 65,
+    "a b",
+    "docker",
+    "podman",
+    "arn:aws:iam::123456789012:role/ci",
+    "arn:aws-cn:iam::123456789012:role/path/ci",
+    "arn:aws:iam::12345678901:role/x",
+    "arn:aws:iam::aws:policy/ReadOnlyAccess",
+    "AWS_ID_TOKEN",
+    "1BAD",
+    [],
+    ["docker"],
+    ["docker", "docker"],
+    ["docker", "helm"],
+    ["x"],
+    [""],
+    [1],
+    ["arn:aws:iam::aws:policy/ReadOnlyAccess"] * 11,
+    {"a": 1},
+    "auto",
+]
 
 
 @pytest.mark.parametrize("name", sorted(s.specs()))

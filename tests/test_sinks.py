@@ -46,8 +46,11 @@ def test_creates_missing_directory_private(tmp_path):
 
 @pytest.mark.parametrize(
     ("content", "reason"),
-    [("{not json", "is not valid JSON \\(line 1, column 2"), ("[1, 2]", "is not a credential file"),
-     ('{"auths": []}', "is not a credential file")],
+    [
+        ("{not json", "is not valid JSON \\(line 1, column 2"),
+        ("[1, 2]", "is not a credential file"),
+        ('{"auths": []}', "is not a credential file"),
+    ],
 )
 def test_malformed_existing_file_is_an_error_and_left_untouched(tmp_path, content, reason):
     cfg = tmp_path / "config.json"

@@ -21,9 +21,7 @@ def session(monkeypatch):
 def test_regional_endpoint_matches_botocore_for_every_known_region(session):
     assert len(REGIONS) > 30
     for region in REGIONS:
-        client = session.create_client(
-            "sts", region_name=region, config=Config(signature_version=botocore.UNSIGNED)
-        )
+        client = session.create_client("sts", region_name=region, config=Config(signature_version=botocore.UNSIGNED))
         assert sts.endpoint(region, {}) == client.meta.endpoint_url + "/", region
 
 
