@@ -322,7 +322,7 @@ class TokenCache:
 
 
 def _describe(e: BaseException, directory: Path) -> str:
-    reason = str(e) if isinstance(e, CacheUnusable) else (getattr(e, "strerror", None) or e.__class__.__name__)
+    reason = getattr(e, "strerror", None) or str(e) or e.__class__.__name__
     return f"cache_dir: not using the token cache in {directory} ({reason}; set --cache-dir or ECR_CI_CACHE_DIR)"
 
 
@@ -417,11 +417,10 @@ def obtain(
                 found[g] = hit
         still = {g: list(groups[g]) for g in groups if g not in found}
         if still:
-            if creds_info is None:
-                creds_info = credentials()
-            creds, source, session_name = creds_info
             try:
-                auths = fetch(still, creds)
+                if creds_info is None:
+                    creds_info = credentials()
+                auths = fetch(still, creds_info[0])
             except EcrCiError as e:
                 stale = {g: cache.valid(keys[g]) for g in still}
                 if any(v is None for v in stale.values()):
@@ -436,7 +435,9 @@ def obtain(
                 auths = []
             by_host = {r.host: g for g, regs in still.items() for r in regs}
             now = cache.now()
-            expire = creds.expiration.timestamp() if getattr(creds, "expiration", None) else None
+            creds, source, session_name = creds_info if creds_info is not None else (None, "", None)
+            expiration = getattr(creds, "expiration", None)
+            expire = expiration.timestamp() if expiration is not None else None
             for a in auths:
                 owner = by_host.get(a.host)
                 if owner is None or owner in fetched:
@@ -486,7 +487,9 @@ def obtain(
             else None
         )
     cached = [r.host for g, regs in groups.items() if g in found for r in regs]
-    return Obtained(out, source, session_name, cred_expire, cached, [*cache.problems, *result_warnings])
+    return Obtained(
+        out, source, session_name, cred_expire, cached, list(dict.fromkeys([*cache.problems, *result_warnings]))
+    )
 
 
 def _with_hosts(entry: Entry, hosts: Iterable[str]) -> Entry:

@@ -134,7 +134,10 @@ def _password(settings: Settings, env: Mapping[str, str]) -> int:
 
 
 def _token(settings: Settings, env: Mapping[str, str]) -> int:
-    sys.stdout.write(_one_group(settings, env, "token").auth + "\n")
+    auth = _one_group(settings, env, "token")
+    sys.stdout.write(auth.auth + "\n")
+    if auth.public:
+        say(f"note: {auth.host} takes this token as 'Authorization: Bearer', not Basic")
     return 0
 
 

@@ -54,7 +54,9 @@ def _read_file(path: str, source: str, setting: str) -> IdentityToken:
     except FileNotFoundError:
         raise IdentityTokenError(f"{source}: token file {path} does not exist (check {setting})") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise IdentityTokenError(f"{source}: token file {path} cannot be read ({e.__class__.__name__}; check {setting})") from e
+        raise IdentityTokenError(
+            f"{source}: token file {path} cannot be read ({e.__class__.__name__}; check {setting})"
+        ) from e
     return _checked(text, source, f"file {path}")
 
 
@@ -67,7 +69,9 @@ def from_github(env: Mapping[str, str], audience: str, deadline: float = 60) -> 
         return None
     url, bearer = env.get("ACTIONS_ID_TOKEN_REQUEST_URL"), env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
     if not url or not bearer:
-        missing = [n for n, v in (("ACTIONS_ID_TOKEN_REQUEST_URL", url), ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", bearer)) if not v]
+        missing = [
+            n for n, v in (("ACTIONS_ID_TOKEN_REQUEST_URL", url), ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", bearer)) if not v
+        ]
         why = GITHUB_PERMISSION_FIX
         if env.get("GITHUB_EVENT_NAME") in ("pull_request", "pull_request_target") and _is_fork_pr(env):
             why = "pull requests from forks get no identity token; run the push to ECR on push or merge_group events"
@@ -89,7 +93,9 @@ def from_github(env: Mapping[str, str], audience: str, deadline: float = 60) -> 
     try:
         value = json.loads(body)["value"]
     except (ValueError, KeyError, TypeError):
-        raise IdentityTokenError("github: the OIDC token endpoint answered without a token (no \"value\" in its JSON)") from None
+        raise IdentityTokenError(
+            'github: the OIDC token endpoint answered without a token (no "value" in its JSON)'
+        ) from None
     return _checked(value, "github", "ACTIONS_ID_TOKEN_REQUEST_URL")
 
 
@@ -150,7 +156,9 @@ def from_gitlab(env: Mapping[str, str], variable: str = "AWS_ID_TOKEN") -> Ident
     return _checked(env[variable], "gitlab", f"variable {variable}")
 
 
-def from_jenkins(env: Mapping[str, str], variable: str = "AWS_ID_TOKEN", token_file: str | None = None) -> IdentityToken | None:
+def from_jenkins(
+    env: Mapping[str, str], variable: str = "AWS_ID_TOKEN", token_file: str | None = None
+) -> IdentityToken | None:
     """Jenkins: a token bound from an oidc-provider credential, as a file (``token_file``) or a variable."""
     if not env.get("JENKINS_URL"):
         return None

@@ -84,8 +84,8 @@ def plan(settings: Settings) -> Plan:
         arn_partition = settings.role_arn.split(":")[1]
         if arn_partition != partition:
             raise ConfigError(
-                f"role_arn: {settings.role_arn!r} is in partition {arn_partition} but the registries are in {partition} "
-                f"(use arn:{partition}:iam::… or registries of {arn_partition})"
+                f"role_arn: {settings.role_arn!r} is in partition {arn_partition} but the registries are in "
+                f"{partition} (use arn:{partition}:iam::… or registries of {arn_partition})"
             )
     sts_region = next((r.region for r in regs if not r.public), None)
     if settings.region and registries.check_region(settings.region, settings.where("region"))["id"] == partition:
@@ -97,8 +97,12 @@ def plan(settings: Settings) -> Plan:
 def identity_token(settings: Settings, env: Mapping[str, str], p: Plan, end: float) -> identity.IdentityToken | None:
     """The identity token the settings select (``None``: use the standard AWS credential chain)."""
     return identity.select(
-        settings.oidc, env, audience=p.audience, token_file=settings.token_file,
-        token_variable=settings.token_variable, deadline=max(1.0, end - time.monotonic()),
+        settings.oidc,
+        env,
+        audience=p.audience,
+        token_file=settings.token_file,
+        token_variable=settings.token_variable,
+        deadline=max(1.0, end - time.monotonic()),
     )
 
 
@@ -121,17 +125,31 @@ def credentials(
                 "ECR_CI_ROLE_ARN or AWS_ROLE_ARN to the role to assume"
             )
         creds = aws.assume_role_with_web_identity(
-            token, role_arn=settings.role_arn, session_name=session_name, duration=settings.duration,
-            region=p.sts_region, env=env, policy=settings.session_policy,
-            policy_arns=settings.managed_session_policies, end=end, audience=p.audience, partition=p.partition,
+            token,
+            role_arn=settings.role_arn,
+            session_name=session_name,
+            duration=settings.duration,
+            region=p.sts_region,
+            env=env,
+            policy=settings.session_policy,
+            policy_arns=settings.managed_session_policies,
+            end=end,
+            audience=p.audience,
+            partition=p.partition,
         )
         return creds, token.source, session_name
     base = aws.ambient_credentials()
     if not settings.role_arn:
         return base, "aws-credential-chain", None
     creds = aws.assume_role(
-        base, role_arn=settings.role_arn, session_name=session_name, duration=settings.duration,
-        region=p.sts_region, policy=settings.session_policy, policy_arns=settings.managed_session_policies, end=end,
+        base,
+        role_arn=settings.role_arn,
+        session_name=session_name,
+        duration=settings.duration,
+        region=p.sts_region,
+        policy=settings.session_policy,
+        policy_arns=settings.managed_session_policies,
+        end=end,
     )
     return creds, "aws-credential-chain", session_name
 
@@ -144,7 +162,7 @@ def get_auths(settings: Settings, env: Mapping[str, str], p: Plan | None = None,
     identity exchange (token request and STS, plain HTTPS): start-up cost and network latency overlap instead of
     adding up. When the cache may answer, botocore is not imported at all on a hit.
     """
-    from concurrent.futures import ThreadPoolExecutor
+    import contextlib
 
     from . import aws, cache
 
@@ -152,8 +170,12 @@ def get_auths(settings: Settings, env: Mapping[str, str], p: Plan | None = None,
     end = time.monotonic() + settings.deadline
     groups = registries.group(p.registries)
     tc = cache.TokenCache(cache.cache_dir(settings.cache_dir, env), now=now)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        warm = None if tc.may_serve(settings.role_arn, groups) else pool.submit(aws.prepare, groups)
+    with contextlib.ExitStack() as stack:
+        warm = None
+        if not tc.may_serve(settings.role_arn, groups):
+            from concurrent.futures import ThreadPoolExecutor
+
+            warm = stack.enter_context(ThreadPoolExecutor(max_workers=1)).submit(aws.prepare, groups)
 
         def fetch(todo: dict[tuple[str, str, str, bool], list[Registry]], creds: Credentials) -> list[RegistryAuth]:
             if warm is not None:
@@ -165,14 +187,19 @@ def get_auths(settings: Settings, env: Mapping[str, str], p: Plan | None = None,
             tc,
             groups,
             principal=settings.role_arn,
-            scope_=cache.scope(cache.identity_scope(token.token if token else None), env, settings.session_policy,
-                               settings.managed_session_policies),
+            scope_=cache.scope(
+                cache.identity_scope(token.token if token else None),
+                env,
+                settings.session_policy,
+                settings.managed_session_policies,
+            ),
             credentials=lambda: credentials(settings, env, p, end, token),
             account_of=lambda creds: cache.caller_account(creds, p.sts_region, end),
             fetch=fetch,
         )
-    return Auths(got.auths, got.identity_source, settings.role_arn, got.session_name, got.credentials_expire,
-                 got.warnings)
+    return Auths(
+        got.auths, got.identity_source, settings.role_arn, got.session_name, got.credentials_expire, got.warnings
+    )
 
 
 def write(obtained: Auths, settings: Settings, env: Mapping[str, str]) -> LoginResult:
@@ -180,7 +207,8 @@ def write(obtained: Auths, settings: Settings, env: Mapping[str, str]) -> LoginR
     result = LoginResult(obtained, warnings=list(obtained.warnings))
     if obtained.expires_at <= datetime.now(timezone.utc):
         result.warnings.append(
-            f"ECR says these tokens expired at {_iso(obtained.expires_at)} (is the clock right, or is this an emulator?)"
+            f"ECR says these tokens expired at {_iso(obtained.expires_at)} "
+            "(is the clock right, or is this an emulator?)"
         )
     for kind in settings.write:
         if kind == "none":
@@ -202,7 +230,9 @@ def login(settings: Settings, env: Mapping[str, str]) -> LoginResult:
 
 def logout(settings: Settings, env: Mapping[str, str]) -> list[sinks.WriteResult]:
     """Remove what ecr-ci wrote (only the given registries, if any)."""
-    hosts = [r.host for r in registries.parse_all(settings.registries, settings.region)] if settings.registries else None
+    hosts = (
+        [r.host for r in registries.parse_all(settings.registries, settings.region)] if settings.registries else None
+    )
     return [
         sinks.erase(sinks.target(kind, env, settings.docker_config), hosts) for kind in settings.write if kind != "none"
     ]

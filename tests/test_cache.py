@@ -357,3 +357,34 @@ def test_session_expiry_shortens_the_entry(tc, clock):
     assert datetime.fromtimestamp(data["expires_at"], tz=timezone.utc) - datetime.fromtimestamp(
         T0, tz=timezone.utc
     ) == timedelta(seconds=900)
+
+
+def test_a_failed_role_exchange_during_refresh_also_falls_back_to_the_valid_token(tc, clock):
+    aws = Aws(clock)
+    first = obtain(tc, aws)
+    clock.now = T0 + LIFE * 0.6
+
+    def sts_down() -> tuple[Credentials, str, str | None]:
+        raise AwsError("sts:AssumeRoleWithWebIdentity: gave up after 4 attempts (ServiceUnavailable, HTTP 503)")
+
+    got = cache.obtain(
+        tc,
+        group([parse(HOST)]),
+        principal=ROLE,
+        scope_="s",
+        credentials=sts_down,
+        account_of=lambda c: "1",
+        fetch=aws.fetch,
+    )
+    assert got.auths[0].password == first.auths[0].password and "ServiceUnavailable" in got.warnings[0]
+    clock.now = T0 + LIFE
+    with pytest.raises(AwsError):
+        cache.obtain(
+            tc,
+            group([parse(HOST)]),
+            principal=ROLE,
+            scope_="s",
+            credentials=sts_down,
+            account_of=lambda c: "1",
+            fetch=aws.fetch,
+        )

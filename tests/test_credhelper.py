@@ -361,3 +361,50 @@ def test_ambient_chain_without_a_role_keys_on_the_account_not_the_key(henv, fake
     [path] = cache_files(env)
     text = path.read_text()
     assert json.loads(text)["principal"] == f"account:{ACCOUNT}" and "AKIAAMBIENT" not in text
+
+
+# -- ecr-ci configure-helper --------------------------------------------------------------------------------------
+
+
+def test_configure_helper_merges_and_explains_what_it_changes(henv, helper_bin):
+    config = Path(henv["DOCKER_CONFIG"]) / "config.json"
+    before = {
+        "auths": {HOST: {"auth": "QVdTOm9sZA=="}, "ghcr.io": {"auth": "eDp5"}},
+        "credsStore": "desktop",
+        "credHelpers": {"public.ecr.aws": "ecr-login", "gcr.io": "gcloud"},
+        "detachKeys": "ctrl-x",
+    }
+    config.write_text(json.dumps(before))
+    proc = run(
+        [sys.executable, "-m", "ecr_ci", "configure-helper", "--registry", f"https://{HOST}/,public.ecr.aws"], env=henv
+    )
+    assert proc.returncode == 0 and proc.stdout == ""
+    after = json.loads(config.read_text())
+    assert after["credHelpers"] == {"public.ecr.aws": "ecr-ci", "gcr.io": "gcloud", HOST: "ecr-ci"}
+    assert {k: v for k, v in after.items() if k != "credHelpers"} == {
+        k: v for k, v in before.items() if k != "credHelpers"
+    }
+    assert oct(config.stat().st_mode & 0o777) == "0o600"
+    err = proc.stderr
+    assert f"docker now ignores auths[{HOST}]" in err  # credHelpers wins over auths for that host
+    assert "credsStore 'desktop'" in err and "every other registry" in err
+    assert "replaced credHelpers[public.ecr.aws] = 'ecr-login'" in err
+    assert "REGISTRY_AUTH_FILE" in err  # podman/skopeo: their own auth file wins
+    assert "is not on PATH" not in err
+
+    no_path = run(
+        [sys.executable, "-m", "ecr_ci", "configure-helper", "--registry", HOST], env={**henv, "PATH": "/usr/bin:/bin"}
+    )
+    assert no_path.returncode == 0 and "docker-credential-ecr-ci is not on PATH" in no_path.stderr
+
+
+def test_configure_helper_refuses_bad_input_and_leaves_the_config(henv):
+    config = Path(henv["DOCKER_CONFIG"]) / "config.json"
+    config.write_text("{not json")
+    broken = run([sys.executable, "-m", "ecr_ci", "configure-helper", "--registry", HOST], env=henv)
+    assert broken.returncode == 1 and "not valid JSON" in broken.stderr and config.read_text() == "{not json"
+    config.unlink()
+    lookalike = run(
+        [sys.executable, "-m", "ecr_ci", "configure-helper", "--registry", f"{HOST}.evil.example"], env=henv
+    )
+    assert lookalike.returncode == 2 and not config.exists()
