@@ -14,9 +14,11 @@ $(VENV)/.installed: pyproject.toml
 	@if command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1; then \
 	  UVCMD="$$(command -v uv || echo $(PYTHON) -m uv)"; \
 	  $$UVCMD venv -q --python $(PYTHON) $(VENV) && \
-	  $$UVCMD pip install -q --native-tls --python $(PY) -e '.[test]'; \
+	  $$UVCMD pip install -q --native-tls --compile-bytecode --python $(PY) -e '.[test]'; \
 	else \
 	  $(PYTHON) -m venv $(VENV) && $(PY) -m pip install -q -e '.[test]'; fi
+	@# Byte-compile our own package too: PYTHONDONTWRITEBYTECODE may be set, and start-up time is measured.
+	@$(PY) -m compileall -q ecr_ci tests/testbed >/dev/null
 	@touch $@
 
 venv: $(VENV)/.installed
