@@ -13,7 +13,6 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -350,6 +349,8 @@ def fetch_all(groups: dict[Any, list[Registry]], credentials: Credentials, end: 
     items = list(groups.values())
     if len(items) == 1:
         return fetch_group(items[0], credentials, end)
+    from concurrent.futures import ThreadPoolExecutor
+
     # Clients are made here, one thread: botocore's session is not safe to create clients from concurrently.
     apis = [_client_for(regs, credentials) for regs in items]
     with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:

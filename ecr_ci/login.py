@@ -9,12 +9,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import identity, registries, sinks
+from . import identity, registries
 from .errors import ConfigError
 from .models import Credentials, Registry, RegistryAuth
 from .settings import Settings
+
+if TYPE_CHECKING:  # sinks is imported where files are written: a credential-helper cache hit writes none
+    from . import sinks
 
 CHINA_AUDIENCE = "sts.amazonaws.com.cn"
 DEFAULT_AUDIENCE = "sts.amazonaws.com"
@@ -164,7 +167,7 @@ def get_auths(settings: Settings, env: Mapping[str, str], p: Plan | None = None,
     """
     import contextlib
 
-    from . import aws, cache
+    from . import cache
 
     p = p or plan(settings)
     end = time.monotonic() + settings.deadline
@@ -175,9 +178,13 @@ def get_auths(settings: Settings, env: Mapping[str, str], p: Plan | None = None,
         if not tc.may_serve(settings.role_arn, groups):
             from concurrent.futures import ThreadPoolExecutor
 
+            from . import aws
+
             warm = stack.enter_context(ThreadPoolExecutor(max_workers=1)).submit(aws.prepare, groups)
 
         def fetch(todo: dict[tuple[str, str, str, bool], list[Registry]], creds: Credentials) -> list[RegistryAuth]:
+            from . import aws
+
             if warm is not None:
                 warm.result()
             return aws.fetch_all(todo, creds, end)
@@ -204,6 +211,8 @@ def get_auths(settings: Settings, env: Mapping[str, str], p: Plan | None = None,
 
 def write(obtained: Auths, settings: Settings, env: Mapping[str, str]) -> LoginResult:
     """Write the auths to every target of the ``write`` setting."""
+    from . import sinks
+
     result = LoginResult(obtained, warnings=list(obtained.warnings))
     if obtained.expires_at <= datetime.now(timezone.utc):
         result.warnings.append(
@@ -221,6 +230,8 @@ def write(obtained: Auths, settings: Settings, env: Mapping[str, str]) -> LoginR
 
 def login(settings: Settings, env: Mapping[str, str]) -> LoginResult:
     """The whole flow. Bad settings fail before any network call; a failure writes nothing."""
+    from . import sinks
+
     p = plan(settings)  # bad settings and unreadable files fail before any network call
     for kind in settings.write:
         if kind != "none":
@@ -230,6 +241,8 @@ def login(settings: Settings, env: Mapping[str, str]) -> LoginResult:
 
 def logout(settings: Settings, env: Mapping[str, str]) -> list[sinks.WriteResult]:
     """Remove what ecr-ci wrote (only the given registries, if any)."""
+    from . import sinks
+
     hosts = (
         [r.host for r in registries.parse_all(settings.registries, settings.region)] if settings.registries else None
     )
