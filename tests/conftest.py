@@ -153,9 +153,14 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     hits = sorted(set(LEDGER.findings()), key=lambda h: (h.where, h.offset))
-    if not hits:
-        return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if not hits:
+        # Say what was scanned, so a scan that saw nothing cannot pass unnoticed.
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(LEDGER.kinds().items()))
+        summary = f"secret scan: {LEDGER.record_count()} recorded outputs clean of {kinds or 'no issued secrets'}"
+        if reporter is not None:
+            reporter.write_line(summary)
+        return
     lines = [f"secret scan: {len(hits)} issued secret(s) found in recorded output:"] + [f"  {h}" for h in hits]
     if reporter is not None:
         reporter.write_sep("=", "secret scan failed", red=True)

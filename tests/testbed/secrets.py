@@ -93,6 +93,11 @@ class Ledger:
         with self._lock:
             self._records.append(record)
 
+    def record_count(self) -> int:
+        """How many outputs have been recorded."""
+        with self._lock:
+            return len(self._records)
+
     def clear_records(self) -> None:
         with self._lock:
             self._records.clear()
