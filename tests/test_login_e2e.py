@@ -365,3 +365,39 @@ def test_session_policies_and_name_reach_sts(github, fake_endpoints):
     assert call.params["DurationSeconds"] == "1800" and call.params["RoleSessionName"] == "release-42"
     assert call.params["WebIdentityToken"] == "<redacted>" and call.token_claims["aud"] == "sts.amazonaws.com"
     assert call.access_key is None  # AssumeRoleWithWebIdentity is sent unsigned
+
+
+def test_jenkins_bound_token_file_and_missing_binding(oidc_issuer, monkeypatch, tmp_path):
+    monkeypatch.setenv("JENKINS_URL", "https://jenkins.example.com/")
+    monkeypatch.setenv("BUILD_TAG", "jenkins-team/app-17")
+    proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE)
+    assert proc.returncode == 1 and "no identity token is bound" in proc.stderr.splitlines()[0]
+    token = tmp_path / "oidc-token"
+    token.write_text(oidc_issuer.mint(iss="https://jenkins.example.com/oidc", sub="https://jenkins.example.com/job/app/"))
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token))
+    proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE, "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert (report["identity_source"], report["session_name"]) == ("jenkins", "jenkins-team-app-17")
+
+
+def test_auto_never_falls_through_past_a_misconfigured_ci(monkeypatch, tmp_path):
+    """GitLab detected but its id_tokens variable missing: the error is GitLab's, even with a token file around."""
+    token = tmp_path / "token"
+    token.write_text("a.b.c")
+    monkeypatch.setenv("GITLAB_CI", "true")
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token))
+    proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE)
+    assert proc.returncode == 1 and proc.stderr.startswith("ecr-ci: error: gitlab: the ID token variable AWS_ID_TOKEN")
+
+
+def test_oidc_none_uses_the_standard_credential_chain(moto_server, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+    proc = ecr_ci("login", "--registry", HOST, "--oidc", "none", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["identity_source"] == "aws-credential-chain"
+    assert moto_server.count("sts", "AssumeRoleWithWebIdentity") == 0
+    proc = ecr_ci("login", "--registry", HOST, "--oidc", "none", "--role-arn", ROLE, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert moto_server.count("sts", "AssumeRole") == 1  # with a role: sts:AssumeRole from the chain's keys
