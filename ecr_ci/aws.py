@@ -248,13 +248,18 @@ def _trust_error(
 
 def ambient_credentials() -> Credentials:
     """Credentials from the standard AWS chain (env keys, profile, SSO, instance or pod role)."""
-    found = session().get_credentials()
-    if found is None:
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        found = session().get_credentials()
+        frozen = found.get_frozen_credentials() if found is not None else None
+    except BotoCoreError as e:  # a missing profile, a broken SSO cache, an unreachable credential process…
+        raise AwsError(f"credentials: the AWS credential chain failed ({e})") from e
+    if found is None or frozen is None:
         raise AwsError(
             "credentials: none found in the AWS credential chain (oidc: none needs AWS_ACCESS_KEY_ID, a profile, "
             "or an instance or pod role; in CI use an OIDC source instead)"
         )
-    frozen = found.get_frozen_credentials()
     expiry = getattr(found, "_expiry_time", None)
     return Credentials(frozen.access_key, frozen.secret_key, frozen.token, expiry)
 

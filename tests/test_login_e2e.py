@@ -401,3 +401,11 @@ def test_oidc_none_uses_the_standard_credential_chain(moto_server, monkeypatch):
     proc = ecr_ci("login", "--registry", HOST, "--oidc", "none", "--role-arn", ROLE, "--json")
     assert proc.returncode == 0, proc.stderr
     assert moto_server.count("sts", "AssumeRole") == 1  # with a role: sts:AssumeRole from the chain's keys
+
+
+def test_a_broken_credential_chain_is_one_clear_error(monkeypatch):
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    proc = ecr_ci("login", "--registry", HOST, "--oidc", "none")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("ecr-ci: error: credentials: the AWS credential chain failed")
+    assert "no-such-profile" in proc.stderr
