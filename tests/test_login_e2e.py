@@ -373,7 +373,9 @@ def test_jenkins_bound_token_file_and_missing_binding(oidc_issuer, monkeypatch, 
     proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE)
     assert proc.returncode == 1 and "no identity token is bound" in proc.stderr.splitlines()[0]
     token = tmp_path / "oidc-token"
-    token.write_text(oidc_issuer.mint(iss="https://jenkins.example.com/oidc", sub="https://jenkins.example.com/job/app/"))
+    token.write_text(
+        oidc_issuer.mint(iss="https://jenkins.example.com/oidc", sub="https://jenkins.example.com/job/app/")
+    )
     monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token))
     proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE, "--json")
     assert proc.returncode == 0, proc.stderr
