@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -24,10 +23,6 @@ from tests.testbed.secrets import record, run
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/ci-push"
 HOST = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
-needs = {
-    b: pytest.mark.skipif(shutil.which(b) is None, reason=f"{b} is not installed (.ci/run installs it)")
-    for b in ("skopeo", "docker", "docker-registry")
-}
 
 
 def ecr_ci(*args: str, env: dict[str, str] | None = None, secret_stdout: bool = False, stdin: str | None = None):
@@ -201,13 +196,11 @@ def test_password_and_token_print_only_the_secret(github):
 
 @pytest.fixture(scope="module")
 def local_registry():
-    if shutil.which("docker-registry") is None:
-        pytest.skip("docker-registry is not installed (.ci/run installs it)")
     with Registry({"AWS": moto_ecr_password(ACCOUNT)}) as reg:
         yield reg
 
 
-@needs["skopeo"]
+@pytest.mark.requires("skopeo", "docker-registry")
 def test_skopeo_pushes_with_only_the_written_config(github, local_registry, tmp_path):
     """The registry is named by its local address here; the ECR-host-name variant is below."""
     layout = make_oci_layout(tmp_path / "image")
@@ -244,7 +237,7 @@ def test_skopeo_pushes_with_only_the_written_config(github, local_registry, tmp_
     assert refused.returncode != 0  # negative control: a wrong password is refused
 
 
-@needs["docker"]
+@pytest.mark.requires("docker", "docker-registry")
 def test_password_stdin_into_docker_login(github, local_registry):
     password = ecr_ci("password", "--registry", HOST, "--role-arn", ROLE, secret_stdout=True).stdout
     ok = run(["docker", "login", "--username", "AWS", "--password-stdin", local_registry.host], input=password)
@@ -253,6 +246,7 @@ def test_password_stdin_into_docker_login(github, local_registry):
     assert bad.returncode != 0
 
 
+@pytest.mark.requires("docker-registry")
 def test_http_api_with_the_token(github, local_registry):
     token = ecr_ci("token", "--registry", HOST, "--role-arn", ROLE, secret_stdout=True).stdout.strip()
     request = urllib.request.Request(f"{local_registry.url}/v2/", headers={"Authorization": f"Basic {token}"})
@@ -266,12 +260,8 @@ def test_http_api_with_the_token(github, local_registry):
     assert e.value.code == 401
 
 
-@needs["skopeo"]
+@pytest.mark.requires("skopeo", "docker-registry", "hosts")
 def test_real_ecr_host_name_reaches_the_local_registry(github, tmp_path):
-    if not hosts.available():
-        pytest.skip("mount namespaces are not available here (needs root and unshare)")
-    if shutil.which("docker-registry") is None:
-        pytest.skip("docker-registry is not installed")
     with Registry({"AWS": moto_ecr_password(ACCOUNT)}, tls=True, hostnames=[HOST], port=443) as reg:
         assert ecr_ci("login", "--registry", f"https://{HOST}/", "--role-arn", ROLE).returncode == 0
         layout = make_oci_layout(tmp_path / "image")
