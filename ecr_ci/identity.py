@@ -10,15 +10,14 @@ raised, never skipped in favour of the next one.
 from __future__ import annotations
 
 import json
-import random
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from .errors import ConfigError, Diagnostics, IdentityTokenError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on a credential-helper cache hit
 if TYPE_CHECKING:
     import urllib.request
 
@@ -114,6 +113,7 @@ def _is_fork_pr(env: Mapping[str, str]) -> bool:
 
 def _fetch(request: urllib.request.Request, source: str, deadline: float) -> bytes:
     """GET with retries on 5xx and connection errors (full jitter, within ``deadline`` seconds)."""
+    import random
     import urllib.error
     import urllib.request
 

@@ -9,14 +9,16 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
 
 from . import identity, registries
 from .errors import ConfigError
 from .models import Credentials, Registry, RegistryAuth
 from .settings import Settings
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on a credential-helper cache hit
 if TYPE_CHECKING:  # sinks is imported where files are written: a credential-helper cache hit writes none
+    from typing import Any
+
     from . import sinks
 
 CHINA_AUDIENCE = "sts.amazonaws.com.cn"
@@ -172,7 +174,7 @@ def get_auths(settings: Settings, env: Mapping[str, str], p: Plan | None = None,
     p = p or plan(settings)
     end = time.monotonic() + settings.deadline
     groups = registries.group(p.registries)
-    tc = cache.TokenCache(cache.cache_dir(settings.cache_dir, env), now=now)
+    tc = cache.TokenCache(cache.cache_dir_str(settings.cache_dir, env), now=now)
     with contextlib.ExitStack() as stack:
         warm = None
         if not tc.may_serve(settings.role_arn, groups):
