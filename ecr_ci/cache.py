@@ -19,6 +19,8 @@ of its expiry. If a refresh fails while the old token is still valid, the old to
 Writes take a per-entry lock (so twenty processes on a cold cache make one AWS call, not twenty), replace the file
 atomically and prune expired entries. A file that is corrupt, of another version, not ours or readable by others is
 ignored (and replaced on the next write), never a crash. Nothing here prints; the clock is injectable (``now=``).
+:class:`Entry` and :class:`Obtained` are records (:mod:`ecr_ci._record`), dataclasses that cost a cache hit nothing
+to import.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+
+from ._record import field, record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on a credential-helper cache hit
 if TYPE_CHECKING:
@@ -117,7 +120,7 @@ def key(principal: str, group: Group, scope_: str) -> str:
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Entry:
     """One cached registry token. Times are POSIX seconds; ``password`` is secret."""
 
@@ -400,7 +403,7 @@ def _read_entry(path: str | Path) -> Entry | None:
 # -- the login path -------------------------------------------------------------------------------------------
 
 
-@dataclass
+@record
 class Obtained:
     """What :func:`obtain` hands back to ``login.get_auths``: auths in the registries' order and their origin."""
 

@@ -136,8 +136,7 @@ def get(server_url: str, env: Mapping[str, str], *, now: float | None = None, st
 
 
 def _auth(registry: Any, env: Mapping[str, str], now: float | None, stderr: IO[str]) -> Any:
-    from dataclasses import replace
-
+    from ._record import replace
     from .login import get_auths
     from .settings import resolve
 

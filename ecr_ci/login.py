@@ -1,16 +1,17 @@
 """The login flow: settings → identity token → AWS credentials → registry auths → sinks.
 
-Everything here takes the environment as a plain mapping and returns dataclasses; nothing prints.
+Everything here takes the environment as a plain mapping and returns dataclasses (records, :mod:`ecr_ci._record`:
+they cost a credential-helper cache hit nothing to import); nothing prints.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from . import identity, registries
+from ._record import field, record
 from .errors import ConfigError
 from .models import Credentials, Registry, RegistryAuth
 from .settings import Settings
@@ -25,7 +26,7 @@ CHINA_AUDIENCE = "sts.amazonaws.com.cn"
 DEFAULT_AUDIENCE = "sts.amazonaws.com"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Plan:
     """What a login will do, worked out from the settings alone (no network)."""
 
@@ -35,7 +36,7 @@ class Plan:
     audience: str
 
 
-@dataclass
+@record
 class Auths:
     """Registry logins and how they were obtained (no secret beyond the auths themselves)."""
 
@@ -51,8 +52,10 @@ class Auths:
         return min(a.expires_at for a in self.auths)
 
 
-@dataclass
+@record
 class LoginResult:
+    """What :func:`login` did: the auths it obtained, the files it wrote, and anything worth a warning."""
+
     obtained: Auths
     files: list[sinks.WriteResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)

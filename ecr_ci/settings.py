@@ -4,7 +4,8 @@ A value comes from the first of: the command-line flag, the env twin ``ECR_CI_<N
 fallback variables (``AWS_ROLE_ARN``, ``AWS_REGION``, …), the schema default. Strings from flags and variables are
 coerced by the setting's type (strict booleans, comma-separated arrays), then validated with ``jsonschema``.
 A bad value raises :class:`~ecr_ci.errors.ConfigError` with one line naming the setting, where it came from, the
-value and the rule.
+value and the rule. :class:`Settings` is a record (:mod:`ecr_ci._record`), a dataclass that costs a credential-helper
+cache hit nothing to import.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
+from ._record import field, record
 from .errors import ConfigError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on a credential-helper cache hit
@@ -76,7 +77,7 @@ def env_twin(name: str) -> str:
     return "ECR_CI_" + name.upper()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Settings:
     """Every setting, validated. Field names are the schema's setting names."""
 
