@@ -19,6 +19,8 @@ of its expiry. If a refresh fails while the old token is still valid, the old to
 Writes take a per-entry lock (so twenty processes on a cold cache make one AWS call, not twenty), replace the file
 atomically and prune expired entries. A file that is corrupt, of another version, not ours or readable by others is
 ignored (and replaced on the next write), never a crash. Nothing here prints; the clock is injectable (``now=``).
+:class:`Entry` and :class:`Obtained` are records (:mod:`ecr_ci._record`), dataclasses that cost a cache hit nothing
+to import.
 """
 
 from __future__ import annotations
@@ -29,9 +31,13 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+
+from ._record import field, record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on a credential-helper cache hit
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 VERSION = 1
 MIN_VALIDITY = 60.0
@@ -45,18 +51,42 @@ _TMP_MAX_AGE = 3600.0
 Group = tuple[str, str, str, bool]  # (partition, region, variant, public), as models.Registry.group
 
 
+# The directory functions work on strings and hand out Paths only where asked for one: a credential-helper cache
+# hit reads a single file, and importing pathlib would cost it more than that.
+
+
 def default_dir(env: Mapping[str, str]) -> Path:
     """``$XDG_CACHE_HOME/ecr-ci`` (only an absolute XDG path counts, as the XDG spec says), else ``~/.cache/ecr-ci``."""
+    from pathlib import Path
+
+    return Path(_default_dir(env))
+
+
+def _default_dir(env: Mapping[str, str]) -> str:
     xdg = env.get("XDG_CACHE_HOME", "")
     if xdg and os.path.isabs(xdg):
-        return Path(xdg) / "ecr-ci"
-    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
-    return home / ".cache" / "ecr-ci"
+        return os.path.join(xdg, "ecr-ci")
+    return os.path.join(env.get("HOME") or _expanduser("~"), ".cache", "ecr-ci")
 
 
 def cache_dir(setting: str | None, env: Mapping[str, str]) -> Path:
     """The ``cache_dir`` setting, else :func:`default_dir`."""
-    return Path(setting).expanduser() if setting else default_dir(env)
+    from pathlib import Path
+
+    return Path(cache_dir_str(setting, env))
+
+
+def cache_dir_str(setting: str | None, env: Mapping[str, str]) -> str:
+    """:func:`cache_dir` as a string, for :class:`TokenCache` on the login path."""
+    return _expanduser(setting) if setting else _default_dir(env)
+
+
+def _expanduser(path: str) -> str:
+    """``~`` and ``~user`` expanded, failing as :meth:`pathlib.Path.expanduser` does when there is no home."""
+    expanded = os.path.expanduser(path)
+    if expanded.startswith("~"):
+        raise RuntimeError("Could not determine home directory.")
+    return expanded
 
 
 def identity_scope(token: str | None) -> str:
@@ -90,7 +120,7 @@ def key(principal: str, group: Group, scope_: str) -> str:
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Entry:
     """One cached registry token. Times are POSIX seconds; ``password`` is secret."""
 
@@ -182,10 +212,21 @@ class TokenCache:
     """The entries in one directory. ``now`` fixes the clock (POSIX seconds) for tests; ``problems`` collects
     why a write was skipped (the caller may show them; the cache itself never fails a login)."""
 
-    def __init__(self, directory: Path, now: float | Callable[[], float] | None = None) -> None:
-        self.directory = Path(directory)
+    def __init__(self, directory: str | os.PathLike[str], now: float | Callable[[], float] | None = None) -> None:
+        self.directory = directory
         self._now = now
         self.problems: list[str] = []
+
+    @property
+    def directory(self) -> Path:
+        """The cache directory. (Held as a string: reading an entry needs no Path, see :func:`default_dir`.)"""
+        from pathlib import Path
+
+        return Path(self._dir)
+
+    @directory.setter
+    def directory(self, directory: str | os.PathLike[str]) -> None:
+        self._dir = os.fspath(directory)
 
     def now(self) -> float:
         if self._now is None:
@@ -198,7 +239,7 @@ class TokenCache:
     # -- reading: never raises ------------------------------------------------------------------------------
     def load(self, key_: str) -> Entry | None:
         """The entry stored under ``key_`` whatever its age, or ``None`` (missing, corrupt, unsafe)."""
-        return _read_entry(self.path(key_))
+        return _read_entry(os.path.join(self._dir, f"{key_}.json"))
 
     def valid(self, key_: str) -> Entry | None:
         """The entry if it may still be served (possibly due for a refresh)."""
@@ -225,11 +266,12 @@ class TokenCache:
             for e in self.entries()
         )
 
-    def _files(self) -> list[Path]:
+    def _files(self) -> list[str]:
         try:
-            return sorted(p for p in self.directory.iterdir() if p.suffix == ".json" and not p.name.startswith("."))
+            names = os.listdir(self._dir)
         except OSError:
             return []
+        return sorted(os.path.join(self._dir, n) for n in names if n.endswith(".json") and not n.startswith("."))
 
     # -- writing: under the entry's lock ---------------------------------------------------------------------
     @contextlib.contextmanager
@@ -300,7 +342,7 @@ class TokenCache:
             entry = _read_entry(p)
             if entry is not None and entry.group == group:
                 with contextlib.suppress(OSError):
-                    p.unlink()
+                    os.unlink(p)
                     hosts += entry.hosts
         return hosts
 
@@ -333,7 +375,7 @@ def _ours(path: Path) -> bool:
         return False
 
 
-def _read_entry(path: Path) -> Entry | None:
+def _read_entry(path: str | Path) -> Entry | None:
     """Read one entry file; anything odd (symlink, someone else's, group/world-readable, corrupt) is ``None``."""
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
     try:
@@ -361,7 +403,7 @@ def _read_entry(path: Path) -> Entry | None:
 # -- the login path -------------------------------------------------------------------------------------------
 
 
-@dataclass
+@record
 class Obtained:
     """What :func:`obtain` hands back to ``login.get_auths``: auths in the registries' order and their origin."""
 

@@ -20,9 +20,12 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any
 
 from .errors import Diagnostics, IdentityTokenError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on a credential-helper cache hit
+if TYPE_CHECKING:
+    from typing import Any
 
 GITHUB_HOST = "token.actions.githubusercontent.com"
 STS_AUDIENCE = "sts.amazonaws.com"

@@ -26,8 +26,11 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping, Sequence
-from typing import IO, Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on a cache hit
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import IO, Any
 
 NAME = "docker-credential-ecr-ci"
 NOT_FOUND = "credentials not found in native keychain"
@@ -133,8 +136,7 @@ def get(server_url: str, env: Mapping[str, str], *, now: float | None = None, st
 
 
 def _auth(registry: Any, env: Mapping[str, str], now: float | None, stderr: IO[str]) -> Any:
-    from dataclasses import replace
-
+    from ._record import replace
     from .login import get_auths
     from .settings import resolve
 
@@ -146,10 +148,10 @@ def _auth(registry: Any, env: Mapping[str, str], now: float | None, stderr: IO[s
 
 
 def _cache(env: Mapping[str, str], now: float | None = None) -> Any:
-    from .cache import TokenCache, cache_dir
+    from .cache import TokenCache, cache_dir_str
     from .settings import resolve
 
-    return TokenCache(cache_dir(resolve({}, env, command="password").cache_dir, env), now=now)
+    return TokenCache(cache_dir_str(resolve({}, env, command="password").cache_dir, env), now=now)
 
 
 def list_(env: Mapping[str, str], *, now: float | None = None) -> dict[str, str]:

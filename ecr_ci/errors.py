@@ -3,14 +3,16 @@
 Every message follows ``"<where>: <what failed> (<evidence>)"`` and names the exact setting, variable or IAM
 action involved; none ever contains a secret (a password, an authorization token or an identity token).
 Adapters catch :class:`EcrCiError` once and render :meth:`EcrCiError.diagnostics` their own way.
+:class:`Diagnostics` is a record (:mod:`ecr_ci._record`), a dataclass that costs a credential-helper cache hit
+nothing to import.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ._record import field, record
 
 
-@dataclass
+@record
 class Diagnostics:
     """Structured, secret-free context for a failure, rendered by each adapter in its platform's way.
 

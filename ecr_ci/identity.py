@@ -4,21 +4,21 @@ Each ``from_*`` function takes the environment as a plain mapping (the caller de
 reads the process environment) and returns ``None`` for "not this CI / not configured", raises
 :class:`~ecr_ci.errors.IdentityTokenError` for "this CI, but misconfigured", else returns the token.
 ``select`` applies a fixed order for ``oidc: auto``: the first source that answers decides, and its error is
-raised, never skipped in favour of the next one.
+raised, never skipped in favour of the next one. :class:`IdentityToken` is a record (:mod:`ecr_ci._record`), a
+dataclass that costs a credential-helper cache hit nothing to import.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from ._record import field, record
 from .errors import ConfigError, Diagnostics, IdentityTokenError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on a credential-helper cache hit
 if TYPE_CHECKING:
     import urllib.request
 
@@ -26,7 +26,7 @@ AUTO_ORDER = ("github", "gitlab", "jenkins", "file", "env")
 GITHUB_PERMISSION_FIX = "add `permissions: id-token: write` to the workflow or job"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class IdentityToken:
     """An OIDC identity token (a JWT; secret) and where it came from."""
 
@@ -114,6 +114,7 @@ def _is_fork_pr(env: Mapping[str, str]) -> bool:
 
 def _fetch(request: urllib.request.Request, source: str, deadline: float) -> bytes:
     """GET with retries on 5xx and connection errors (full jitter, within ``deadline`` seconds)."""
+    import random
     import urllib.error
     import urllib.request
 

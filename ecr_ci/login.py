@@ -1,29 +1,32 @@
 """The login flow: settings → identity token → AWS credentials → registry auths → sinks.
 
-Everything here takes the environment as a plain mapping and returns dataclasses; nothing prints.
+Everything here takes the environment as a plain mapping and returns dataclasses (records, :mod:`ecr_ci._record`:
+they cost a credential-helper cache hit nothing to import); nothing prints.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
 
 from . import identity, registries
+from ._record import field, record
 from .errors import ConfigError
 from .models import Credentials, Registry, RegistryAuth
 from .settings import Settings
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on a credential-helper cache hit
 if TYPE_CHECKING:  # sinks is imported where files are written: a credential-helper cache hit writes none
+    from typing import Any
+
     from . import sinks
 
 CHINA_AUDIENCE = "sts.amazonaws.com.cn"
 DEFAULT_AUDIENCE = "sts.amazonaws.com"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Plan:
     """What a login will do, worked out from the settings alone (no network)."""
 
@@ -33,7 +36,7 @@ class Plan:
     audience: str
 
 
-@dataclass
+@record
 class Auths:
     """Registry logins and how they were obtained (no secret beyond the auths themselves)."""
 
@@ -49,8 +52,10 @@ class Auths:
         return min(a.expires_at for a in self.auths)
 
 
-@dataclass
+@record
 class LoginResult:
+    """What :func:`login` did: the auths it obtained, the files it wrote, and anything worth a warning."""
+
     obtained: Auths
     files: list[sinks.WriteResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -172,7 +177,7 @@ def get_auths(settings: Settings, env: Mapping[str, str], p: Plan | None = None,
     p = p or plan(settings)
     end = time.monotonic() + settings.deadline
     groups = registries.group(p.registries)
-    tc = cache.TokenCache(cache.cache_dir(settings.cache_dir, env), now=now)
+    tc = cache.TokenCache(cache.cache_dir_str(settings.cache_dir, env), now=now)
     with contextlib.ExitStack() as stack:
         warm = None
         if not tc.may_serve(settings.role_arn, groups):

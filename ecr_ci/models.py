@@ -1,13 +1,17 @@
-"""Plain values that flow one way: settings → identity token → AWS credentials → registry auths → sinks."""
+"""Plain values that flow one way: settings → identity token → AWS credentials → registry auths → sinks.
+
+They are records (:mod:`ecr_ci._record`): dataclasses that cost a credential-helper cache hit nothing to import.
+"""
 
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
 from datetime import datetime
 
+from ._record import field, record
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class Registry:
     """One registry the user asked for, parsed and checked.
 
@@ -28,7 +32,7 @@ class Registry:
         return (self.partition, self.region, self.variant, self.public)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Credentials:
     """Temporary AWS credentials. ``expiration`` is ``None`` for credentials that do not expire on their own."""
 
@@ -40,7 +44,7 @@ class Credentials:
     assumed_role_id: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RegistryAuth:
     """A login for one registry host. ``password`` is secret; ``expires_at`` is already the earlier of the
     token's own expiry and the role session's."""

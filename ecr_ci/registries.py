@@ -8,15 +8,18 @@ saying what a registry name looks like.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
+import os
 import re
+import sys
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Any
 
 from .errors import ConfigError
 from .models import Registry
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on a credential-helper cache hit
+if TYPE_CHECKING:
+    from typing import Any
 
 PUBLIC_HOSTS = {"public.ecr.aws": "standard", "ecr-public.aws.com": "dualstack"}
 PUBLIC_REGION = "us-east-1"
@@ -33,13 +36,25 @@ _EXPECTED = "expected <12-digit account>.dkr.ecr.<region>.amazonaws.com, public.
 @functools.lru_cache(maxsize=1)
 def partitions() -> list[dict[str, Any]]:
     """botocore's partitions data, read as a file so that parsing names does not import botocore."""
+    with open(_partitions_file(), encoding="utf-8") as f:
+        found: list[dict[str, Any]] = json.load(f)["partitions"]
+    return found
+
+
+def _partitions_file() -> str:
+    """Where botocore's ``data/partitions.json`` is: looked for along ``sys.path`` as the import system would look
+    for botocore, because asking ``importlib.util.find_spec`` costs a credential-helper cache hit more than reading
+    the file does. An installation the scan cannot see (an import hook, a zip) is left to importlib."""
+    for entry in sys.path:
+        candidate = os.path.join(entry or os.curdir, "botocore", "data", "partitions.json")
+        if os.path.isfile(candidate):
+            return candidate
+    import importlib.util
+
     spec = importlib.util.find_spec("botocore")
     if spec is None or not spec.submodule_search_locations:  # pragma: no cover - botocore is a dependency
         raise ConfigError("registries: botocore is not installed (pip install boto3)")
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "partitions.json"
-    with open(path, encoding="utf-8") as f:
-        found: list[dict[str, Any]] = json.load(f)["partitions"]
-    return found
+    return os.path.join(next(iter(spec.submodule_search_locations)), "data", "partitions.json")
 
 
 def partition_of(region: str) -> dict[str, Any] | None:

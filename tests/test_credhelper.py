@@ -1,6 +1,6 @@
 """``docker-credential-ecr-ci``: the protocol's exact shapes, real failures versus "not found", the cache seen from
-outside (counted at the emulator), a cache hit that imports neither botocore nor jsonschema, and twenty helpers
-racing on a cold cache.
+outside (counted at the emulator), a cache hit that imports neither botocore, jsonschema nor the costlier standard
+modules, and twenty helpers racing on a cold cache.
 
 AWS is the test bed's :class:`~tests.testbed.fakeaws.FakeAWS` (STS, ECR, ECR Public), not moto: moto's ECR
 ``expiresAt`` is always in 2015, which no cache may ever serve, while the fake answers with a real expiry (12 h; the
@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from ecr_ci import credhelper
-from tests.bench_helper import write_wrapper
+from tests.bench_helper import ROOT, write_wrapper
 from tests.testbed import LEDGER, FakeAWS, OidcIssuer, record, run
 
 ACCOUNT = "123456789012"
@@ -233,15 +233,38 @@ def test_missing_gitlab_id_token_names_the_variable(henv):
 # -- the cache, from outside -------------------------------------------------------------------------------------
 
 
-def test_a_cache_hit_imports_neither_botocore_nor_jsonschema(henv, fake_aws):
+# What a cache hit must not import: the AWS SDK, the settings' validator and YAML parser, the thread pool that
+# overlaps a fetch, and the standard modules that cost more than the rest of a hit (ecr_ci._record says why).
+HIT_MUST_NOT_IMPORT = (
+    *("boto3", "botocore", "s3transfer", "urllib3", "jsonschema", "yaml", "concurrent.futures"),
+    *("dataclasses", "inspect", "pathlib", "typing", "importlib.util"),
+)
+# The helper as its console script runs it, then the modules it imported. Its interpreter runs without site (-S,
+# the search path in PYTHONPATH instead), so that nothing a site hook preloads can hide an import.
+LIST_IMPORTS = """
+import sys
+before = set(sys.modules)
+from ecr_ci.credhelper import main
+code = main()
+print(*sorted(set(sys.modules) - before), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def test_a_cache_hit_imports_neither_the_aws_sdk_nor_costly_modules(henv, fake_aws):
     assert helper(henv, "get", HOST).returncode == 0  # fill the cache (this one imports botocore)
-    hit = helper(henv, "get", HOST, python_flags=("-X", "importtime"))
-    assert hit.returncode == 0 and json.loads(hit.stdout)["Secret"] == password_of(fake_aws)
-    imported = {line.split("|")[-1].strip() for line in hit.stderr.splitlines() if line.startswith("import time:")}
-    assert "ecr_ci.credhelper" in imported and "ecr_ci.cache" in imported  # the log is real
-    heavy = sorted(
-        m for m in imported if m.split(".")[0] in ("boto3", "botocore", "jsonschema", "urllib3", "s3transfer")
+    env = {**henv, "PYTHONPATH": os.pathsep.join([str(ROOT), *(p for p in sys.path if p)])}
+    hit = run(
+        [sys.executable, "-S", "-c", LIST_IMPORTS, "get"],
+        input=HOST,
+        env=env,
+        allow_secret_stdout={"password"},
+        label="docker-credential-ecr-ci get (imports)",
     )
+    assert hit.returncode == 0 and json.loads(hit.stdout)["Secret"] == password_of(fake_aws)
+    imported = set(hit.stderr.split())
+    assert {"ecr_ci.credhelper", "ecr_ci.cache", "json"} <= imported  # the list is real
+    heavy = sorted(m for m in imported if any(m == h or m.startswith(h + ".") for h in HIT_MUST_NOT_IMPORT))
     assert heavy == [], heavy
     assert fake_aws.count(*GET) == 1
 
