@@ -553,19 +553,27 @@ def _iso(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
+def caller_arn(creds: Any, region: str, end: float) -> str:
+    """The ARN of the credential chain's identity (``sts:GetCallerIdentity``; needs no permission)."""
+    return str(_caller_identity(creds, region, end)["Arn"])
+
+
 def caller_account(creds: Any, region: str, end: float) -> str:
     """The account of the credential chain's identity (``sts:GetCallerIdentity``; needs no permission)."""
+    return str(_caller_identity(creds, region, end)["Account"])
+
+
+def _caller_identity(creds: Any, region: str, end: float) -> Any:
     from . import aws
     from .errors import AwsError
 
     sts = aws.client("sts", region, creds)
     try:
-        response = aws.call(sts.get_caller_identity, end=end, what="sts:GetCallerIdentity")
+        return aws.call(sts.get_caller_identity, end=end, what="sts:GetCallerIdentity")
     except AwsError:
         raise
     except Exception as e:
         raise AwsError(
-            f"sts:GetCallerIdentity: failed in {region} ({e.__class__.__name__}; the token cache needs the "
-            "account of the AWS credential chain, or set role_arn)"
+            f"sts:GetCallerIdentity: failed in {region} ({e.__class__.__name__}; the token cache keys the AWS "
+            "credential chain on the caller's identity)"
         ) from e
-    return str(response["Account"])

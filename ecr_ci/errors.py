@@ -9,7 +9,19 @@ nothing to import.
 
 from __future__ import annotations
 
+import re
+
 from ._record import field, record
+
+# A JWT (three base64url parts) or a long unbroken base64 run: what an identity token, a registry password or an
+# authorization token looks like. Error messages quote what the user gave, and users do paste a token where its
+# variable name or file path belongs, so every message passes through :func:`scrub`.
+_SECRET_SHAPED = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}|[A-Za-z0-9+/=_-]{200,}")
+
+
+def scrub(text: str) -> str:
+    """``text`` with anything shaped like a token or password replaced by ``<redacted>``."""
+    return _SECRET_SHAPED.sub("<redacted>", text)
 
 
 @record
@@ -57,7 +69,10 @@ class EcrCiError(Exception):
     exit_code = 1
 
     def __init__(self, message: str, *, diagnostics: Diagnostics | None = None) -> None:
-        super().__init__(message)
+        super().__init__(scrub(message))
+        if diagnostics is not None:
+            diagnostics.summary = scrub(diagnostics.summary)
+            diagnostics.details = [scrub(d) for d in diagnostics.details]
         self._diagnostics = diagnostics
 
     def diagnostics(self) -> Diagnostics:

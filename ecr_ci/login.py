@@ -118,9 +118,15 @@ _SELECT: Any = object()
 
 
 def credentials(
-    settings: Settings, env: Mapping[str, str], p: Plan, end: float, token: identity.IdentityToken | None = _SELECT
+    settings: Settings,
+    env: Mapping[str, str],
+    p: Plan,
+    end: float,
+    token: identity.IdentityToken | None = _SELECT,
+    base: Credentials | None = None,
 ) -> tuple[Credentials, str, str | None]:
-    """AWS credentials for the plan: web identity when a token is found (or given), else the standard chain."""
+    """AWS credentials for the plan: web identity when a token is found (or given), else the standard chain
+    (``base``, when the caller already resolved it)."""
     from . import aws
 
     if token is _SELECT:
@@ -146,7 +152,7 @@ def credentials(
             partition=p.partition,
         )
         return creds, token.source, session_name
-    base = aws.ambient_credentials()
+    base = base or aws.ambient_credentials()
     if not settings.role_arn:
         return base, "aws-credential-chain", None
     creds = aws.assume_role(
@@ -195,17 +201,27 @@ def get_auths(settings: Settings, env: Mapping[str, str], p: Plan | None = None,
             return aws.fetch_all(todo, creds, end)
 
         token = identity_token(settings, env, p, end)
+        principal, identity_scope, base = settings.role_arn, None, None
+        if token is None:
+            # The AWS credential chain: whoever holds these credentials must be part of the key, so a cached token
+            # never goes to another principal (and, with a role, never to one that could not assume it).
+            from . import aws
+
+            base = aws.ambient_credentials()
+            caller = cache.caller_arn(base, p.sts_region, end)
+            identity_scope = "aws-credential-chain:" + caller
+            principal = principal or "caller:" + caller
         got = cache.obtain(
             tc,
             groups,
-            principal=settings.role_arn,
+            principal=principal,
             scope_=cache.scope(
-                cache.identity_scope(token.token if token else None),
+                identity_scope or cache.identity_scope(token.token if token else None),
                 env,
                 settings.session_policy,
                 settings.managed_session_policies,
             ),
-            credentials=lambda: credentials(settings, env, p, end, token),
+            credentials=lambda: credentials(settings, env, p, end, token, base),
             account_of=lambda creds: cache.caller_account(creds, p.sts_region, end),
             fetch=fetch,
         )

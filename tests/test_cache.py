@@ -388,3 +388,51 @@ def test_a_failed_role_exchange_during_refresh_also_falls_back_to_the_valid_toke
             account_of=lambda c: "1",
             fetch=aws.fetch,
         )
+
+
+def test_the_credential_chain_never_gets_another_callers_token(tmp_path, monkeypatch):
+    """A fills the cache for a role; B (who may not assume it) and a run without credentials must not be served."""
+    from datetime import datetime, timedelta, timezone
+
+    from ecr_ci import aws, cache, login, settings
+    from ecr_ci.errors import AwsError
+    from ecr_ci.models import Credentials, RegistryAuth
+
+    expiry = datetime.now(timezone.utc) + timedelta(hours=1)
+    who = {"caller": "A"}
+
+    def ambient():
+        if who["caller"] is None:
+            raise AwsError("credentials: none found in the AWS credential chain")
+        return Credentials("AKIA" + who["caller"] * 16, "secret")
+
+    def assume_role(base, **kw):
+        if base.access_key_id.endswith("B" * 16):
+            raise AwsError("sts:AssumeRole: AccessDenied")
+        return Credentials("ASIAROLE", "s", "t", expiry, role_arn=kw["role_arn"])
+
+    def fetch_all(groups, creds, end):
+        return [RegistryAuth(r.host, "AWS", "pw-of-" + who["caller"], expiry) for regs in groups.values() for r in regs]
+
+    monkeypatch.setattr(aws, "ambient_credentials", ambient)
+    monkeypatch.setattr(aws, "assume_role", assume_role)
+    monkeypatch.setattr(aws, "fetch_all", fetch_all)
+    monkeypatch.setattr(aws, "prepare", lambda groups: None)
+    monkeypatch.setattr(
+        cache, "caller_arn", lambda creds, region, end: f"arn:aws:iam::123456789012:user/{creds.access_key_id}"
+    )
+    env = {
+        "HOME": str(tmp_path),
+        "ECR_CI_OIDC": "none",
+        "ECR_CI_ROLE_ARN": "arn:aws:iam::123456789012:role/pusher",
+        "ECR_CI_REGISTRIES": "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+    }
+    s = settings.resolve({}, env, command="password")
+    assert login.get_auths(s, env).auths[0].password == "pw-of-A"
+    assert login.get_auths(s, env).auths[0].password == "pw-of-A"  # A again: a hit
+    who["caller"] = "B"
+    with pytest.raises(AwsError, match="AccessDenied"):
+        login.get_auths(s, env)
+    who["caller"] = None
+    with pytest.raises(AwsError, match="none found"):
+        login.get_auths(s, env)

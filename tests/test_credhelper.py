@@ -369,7 +369,7 @@ def test_ecr_public_comes_from_us_east_1_whatever_the_region(henv, fake_aws):
     }
 
 
-def test_ambient_chain_without_a_role_keys_on_the_account_not_the_key(henv, fake_aws):
+def test_ambient_chain_without_a_role_keys_on_the_caller_not_the_key(henv, fake_aws):
     env = {k: v for k, v in henv.items() if k not in ("GITLAB_CI", "AWS_ID_TOKEN", "ECR_CI_ROLE_ARN")}
     env |= {
         "ECR_CI_OIDC": "none",
@@ -378,12 +378,13 @@ def test_ambient_chain_without_a_role_keys_on_the_account_not_the_key(henv, fake
     }
     LEDGER.add("ambient-secret-access-key-value", "aws-secret-key", "test")
     assert helper(env, "get", HOST).returncode == 0
-    rotated = {**env, "AWS_ACCESS_KEY_ID": "AKIAAMBIENTKEYID0002"}  # new keys, same account: still a hit
+    rotated = {**env, "AWS_ACCESS_KEY_ID": "AKIAAMBIENTKEYID0002"}  # new keys, same caller: still a hit
     assert helper(rotated, "get", HOST).returncode == 0
     assert fake_aws.count(*GET) == 1 and fake_aws.count("sts", "GetCallerIdentity") == 2
     [path] = cache_files(env)
     text = path.read_text()
-    assert json.loads(text)["principal"] == f"account:{ACCOUNT}" and "AKIAAMBIENT" not in text
+    principal = json.loads(text)["principal"]
+    assert principal == f"caller:arn:aws:sts::{ACCOUNT}:assumed-role/fake/session" and "AKIAAMBIENT" not in text
 
 
 # -- ecr-ci configure-helper --------------------------------------------------------------------------------------
