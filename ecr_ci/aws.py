@@ -138,15 +138,23 @@ def _focused_loader(s: Any) -> Any:
     return FocusedLoader(extra_search_paths=extra.split(os.pathsep) if extra else None)
 
 
-def client(service: str, region: str, credentials: Credentials | None = None, variant: str = "standard") -> Any:
+def client(
+    service: str,
+    region: str,
+    credentials: Credentials | None = None,
+    variant: str = "standard",
+    end: float | None = None,
+) -> Any:
     """A botocore client with retries off; unsigned when ``credentials`` is None (STS web identity)."""
     from botocore import UNSIGNED
     from botocore.config import Config
 
     config = Config(
         retries={"total_max_attempts": 1},
-        connect_timeout=10,
-        read_timeout=30,
+        # One attempt never outlives the deadline (``end``, a time.monotonic() value): a hung endpoint must not
+        # hold docker, which waits on the credential helper, past what the user allowed.
+        connect_timeout=_within(10, end),
+        read_timeout=_within(30, end),
         use_fips_endpoint="fips" in variant,
         use_dualstack_endpoint="dualstack" in variant,
         signature_version=UNSIGNED if credentials is None else None,
@@ -159,6 +167,10 @@ def client(service: str, region: str, credentials: Credentials | None = None, va
             "aws_session_token": credentials.session_token,
         }
     return session().create_client(service, region_name=region, config=config, **keys)
+
+
+def _within(seconds: float, end: float | None) -> float:
+    return seconds if end is None else max(1.0, min(seconds, end - time.monotonic()))
 
 
 def assume_role_with_web_identity(
@@ -276,7 +288,7 @@ def assume_role(
     end: float,
 ) -> Credentials:
     """sts:AssumeRole from ambient credentials (``oidc: none`` with a role)."""
-    sts = client("sts", region, base)
+    sts = client("sts", region, base, end=end)
     kwargs: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name, "DurationSeconds": duration}
     if policy:
         kwargs["Policy"] = policy
@@ -303,9 +315,9 @@ def _as_utc(value: Any) -> datetime:
     return datetime.fromtimestamp(float(value), tz=timezone.utc)
 
 
-def _client_for(registries: list[Registry], credentials: Credentials) -> Any:
+def _client_for(registries: list[Registry], credentials: Credentials, end: float | None = None) -> Any:
     first = registries[0]
-    return client("ecr-public" if first.public else "ecr", first.region, credentials, first.variant)
+    return client("ecr-public" if first.public else "ecr", first.region, credentials, first.variant, end)
 
 
 def fetch_group(
@@ -315,7 +327,7 @@ def fetch_group(
     first = registries[0]
     service = "ecr-public" if first.public else "ecr"
     where = f"{service}:GetAuthorizationToken in {first.region}"
-    api = api or _client_for(registries, credentials)
+    api = api or _client_for(registries, credentials, end)
     try:
         response = call(api.get_authorization_token, end=end, what=where)
     except AwsError:
@@ -357,7 +369,7 @@ def fetch_all(groups: dict[Any, list[Registry]], credentials: Credentials, end: 
     from concurrent.futures import ThreadPoolExecutor
 
     # Clients are made here, one thread: botocore's session is not safe to create clients from concurrently.
-    apis = [_client_for(regs, credentials) for regs in items]
+    apis = [_client_for(regs, credentials, end) for regs in items]
     with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
         results = list(pool.map(lambda regs, api: fetch_group(regs, credentials, end, api), items, apis))
     return [auth for group in results for auth in group]

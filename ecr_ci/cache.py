@@ -567,7 +567,7 @@ def _caller_identity(creds: Any, region: str, end: float) -> Any:
     from . import aws
     from .errors import AwsError
 
-    sts = aws.client("sts", region, creds)
+    sts = aws.client("sts", region, creds, end=end)
     try:
         return aws.call(sts.get_caller_identity, end=end, what="sts:GetCallerIdentity")
     except AwsError:

@@ -25,11 +25,14 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/ci-push"
 HOST = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
 
 
-def ecr_ci(*args: str, env: dict[str, str] | None = None, secret_stdout: bool = False, stdin: str | None = None):
+def ecr_ci(
+    *args: str, env: dict[str, str] | None = None, secret_stdout: bool = False, stdin: str | None = None, hang=120
+):
     return run(
         [sys.executable, "-m", "ecr_ci", *args],
         env=env,
         input=stdin,
+        timeout=hang,  # a hang guard, not a performance threshold
         allow_secret_stdout={"password", "docker-auth"} if secret_stdout else False,
     )
 
@@ -317,16 +320,11 @@ def test_throttled_token_calls_are_retried_then_succeed(github, fake_endpoints):
 
 
 def test_persistent_throttling_gives_up_at_the_deadline(github, fake_endpoints):
-    import time
-
     fake_endpoints.ecr.default = "ThrottlingException"
-    start = time.monotonic()
-    proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE, "--deadline", "3")
+    # Without the deadline it would retry 12 times with pauses of up to 10 s: the guard would kill it.
+    proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE, "--deadline", "3", hang=30)
     assert proc.returncode == 1 and not config_path().exists()
-    assert (
-        "ecr:GetAuthorizationToken in us-east-1: gave up after" in proc.stderr and "ThrottlingException" in proc.stderr
-    )
-    assert time.monotonic() - start < 3 + 10  # the deadline bounds the retries (plus process start-up)
+    assert "ecr:GetAuthorizationToken in us-east-1: gave up after" in proc.stderr and "ThrottlingException" in proc.stderr
 
 
 def test_session_policies_and_name_reach_sts(github, fake_endpoints):
@@ -401,3 +399,20 @@ def test_a_broken_credential_chain_is_one_clear_error(monkeypatch):
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("ecr-ci: error: credentials: the AWS credential chain failed")
     assert "no-such-profile" in proc.stderr
+
+
+def test_a_hung_endpoint_cannot_outlast_the_deadline(github, fake_aws, monkeypatch):
+    """An endpoint that accepts the connection and never answers: one attempt must not outlive --deadline."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", fake_aws.url)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_ECR", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        # botocore's read timeout is 30 s; capped by the 3 s deadline the guard never fires.
+        proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE, "--deadline", "3", hang=25)
+    finally:
+        silent.close()
+    assert proc.returncode == 1 and "ecr:GetAuthorizationToken in us-east-1" in proc.stderr
