@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from . import __version__
-from .errors import AwsError, TrustError
+from .errors import AwsError, EcrCiError, TrustError
 from .identity import IdentityToken
 from .models import Credentials, Registry, RegistryAuth
 
@@ -58,6 +58,8 @@ def _code(e: BaseException) -> tuple[str, int]:
 
 def retryable(e: Exception) -> bool:
     """Throttling, 5xx, connection trouble and IdP hiccups are worth another attempt; nothing else is."""
+    if isinstance(e, EcrCiError):  # already judged (bad input, a trust failure…)
+        return False
     if getattr(e, "connection", False):
         return True
     if isinstance(getattr(e, "response", None), dict):  # botocore's ClientError, or sts.StsError
@@ -208,7 +210,9 @@ def assume_role_with_web_identity(
 
     try:
         return call(attempt, end=end, what="sts:AssumeRoleWithWebIdentity")
-    except AwsError as e:
+    except EcrCiError as e:
+        if not isinstance(e, AwsError):
+            raise
         cause = e.__cause__
         code = _code(cause)[0] if cause is not None else ""
         if code in ("IDPCommunicationError", "IDPCommunicationErrorException"):

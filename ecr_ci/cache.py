@@ -333,6 +333,12 @@ class TokenCache:
                         removed += 1
             except OSError:
                 continue
+        for p in names:  # after the entries, so that a lock whose entry just went goes too
+            try:
+                if p.name.endswith(".json.lock") and _orphaned_lock(p):
+                    removed += 1
+            except OSError:
+                continue
         return removed
 
     def erase(self, group: Group) -> list[str]:
@@ -366,6 +372,31 @@ class TokenCache:
 def _describe(e: BaseException, directory: Path) -> str:
     reason = getattr(e, "strerror", None) or str(e) or e.__class__.__name__
     return f"cache_dir: not using the token cache in {directory} ({reason}; set --cache-dir or ECR_CI_CACHE_DIR)"
+
+
+def _orphaned_lock(path: Path) -> bool:
+    """Remove the lock file of an entry that is gone, if it is old and nobody holds it; True if removed.
+
+    Keys change with every CI job (their claims differ), so without this a long-lived runner would keep one lock
+    file per job forever. Should a process open the file just before it goes, it locks an unlinked file and may
+    fetch alongside another process: one extra token call, never a wrong answer.
+    """
+    if os.path.exists(str(path)[: -len(".lock")]) or time.time() - path.lstat().st_mtime <= _TMP_MAX_AGE:
+        return False
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows keeps its lock files
+        return False
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # held right now
+    else:
+        os.unlink(path)
+        return True
+    finally:
+        os.close(fd)
 
 
 def _ours(path: Path) -> bool:

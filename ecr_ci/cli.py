@@ -82,6 +82,11 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return e.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # a bug, or a failure nobody foresaw: still one line, still no secret
+        from .errors import scrub
+
+        say(f"error: unexpected {e.__class__.__name__}: {scrub(str(e))} (please report this as a bug)")
+        return 1
 
 
 def _command_module(command: str) -> Any:

@@ -114,6 +114,7 @@ def _is_fork_pr(env: Mapping[str, str]) -> bool:
 
 def _fetch(request: urllib.request.Request, source: str, deadline: float) -> bytes:
     """GET with retries on 5xx and connection errors (full jitter, within ``deadline`` seconds)."""
+    import http.client
     import random
     import urllib.error
     import urllib.request
@@ -132,7 +133,7 @@ def _fetch(request: urllib.request.Request, source: str, deadline: float) -> byt
                     f"{source}: the OIDC token endpoint refused the request (HTTP {e.code} {e.reason})"
                 ) from None
             failure = f"HTTP {e.code} {e.reason}"
-        except (urllib.error.URLError, OSError) as e:
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
             failure = f"{getattr(e, 'reason', e)}"
         pause = random.uniform(0, min(8.0, 0.2 * 2**attempt))
         if time.monotonic() + pause >= end or attempt >= 8:

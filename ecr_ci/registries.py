@@ -76,6 +76,15 @@ def check_region(region: str, where: str) -> dict[str, Any]:
             f"{where}: {region!r} is not an AWS region (expected a region such as us-east-1, cn-north-1 or "
             "us-gov-west-1)"
         )
+    if region not in p.get("regions", {}):
+        # Shaped like a region of that partition but not one: almost always a typo, which would otherwise fail
+        # only at DNS time, after retries. A region newer than this botocore needs a newer botocore anyway.
+        import botocore
+
+        raise ConfigError(
+            f"{where}: {region!r} is not a region of partition {p['id']} that botocore {botocore.__version__} "
+            "knows (a typo? for a new region, upgrade boto3)"
+        )
     return p
 
 

@@ -130,8 +130,9 @@ def read_json(path: Path, what: str) -> dict[str, Any]:
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     """Replace ``path`` atomically with a 0600 file holding ``data``."""
     real = path.resolve() if path.is_symlink() else path
-    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
+    tmp = ""
     try:
+        fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f, indent="\t")
             f.write("\n")
@@ -140,8 +141,9 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
         os.chmod(tmp, 0o600)
         os.replace(tmp, real)
     except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         if isinstance(e, OSError):
             raise SinkError(f"{path}: cannot write the credential file ({e.strerror}; the old one is unchanged)") from e
         raise
@@ -203,17 +205,21 @@ def _shadowing(t: Target, data: dict[str, Any], state: dict[str, Any], hosts: li
 
 
 def _read_state(path: Path) -> dict[str, Any]:
+    """What ecr-ci wrote to ``path`` before. A missing record is empty; a damaged one is an error and is left
+    alone (it may be the only note of a credsStore that logout must put back)."""
+    state_path = _state_path(path)
     try:
-        state = json.loads(_state_path(path).read_text(encoding="utf-8"))
-        if (
-            isinstance(state, dict)
-            and isinstance(state.get("entries"), dict)
-            and isinstance(state.get("removed"), dict)
-        ):
-            return state
-    except (OSError, ValueError):
-        pass
-    return {"entries": {}, "removed": {}}
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {"entries": {}, "removed": {}}
+    except (OSError, ValueError) as e:
+        raise SinkError(
+            f"{path}: ecr-ci's record of what it wrote, {state_path}, cannot be read ({e.__class__.__name__}; fix "
+            "or remove it: it was left untouched)"
+        ) from None
+    if isinstance(state, dict) and isinstance(state.get("entries"), dict) and isinstance(state.get("removed"), dict):
+        return state
+    raise SinkError(f"{path}: ecr-ci's record of what it wrote, {state_path}, is malformed (fix or remove it)")
 
 
 def erase(t: Target, hosts: Iterable[str] | None = None) -> WriteResult:

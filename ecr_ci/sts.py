@@ -46,8 +46,18 @@ def endpoint(region: str, env: Mapping[str, str]) -> str:
 
 
 def _context(env: Mapping[str, str]) -> ssl.SSLContext | None:
+    """The TLS context for ``AWS_CA_BUNDLE``; a bundle that cannot be loaded is bad input, not a network error."""
     bundle = env.get("AWS_CA_BUNDLE")
-    return ssl.create_default_context(cafile=bundle) if bundle else None
+    if not bundle:
+        return None
+    try:
+        return ssl.create_default_context(cafile=bundle)
+    except (OSError, ssl.SSLError) as e:
+        from .errors import ConfigError
+
+        raise ConfigError(
+            f"AWS_CA_BUNDLE: {bundle} cannot be loaded as CA certificates ({e.__class__.__name__})"
+        ) from None
 
 
 def assume_role_with_web_identity(
@@ -75,6 +85,7 @@ def assume_role_with_web_identity(
         form["Policy"] = policy
     for i, arn in enumerate(policy_arns, 1):
         form[f"PolicyArns.member.{i}.arn"] = arn
+    context = _context(env)
     request = urllib.request.Request(
         endpoint(region, env),
         data=urllib.parse.urlencode(form).encode(),
@@ -85,7 +96,7 @@ def assume_role_with_web_identity(
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout, context=_context(env)) as response:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
             body = response.read()
     except urllib.error.HTTPError as e:
         code, message = _error(e.read())

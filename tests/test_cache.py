@@ -271,9 +271,34 @@ def test_expired_entries_and_stale_temporary_files_are_pruned(tc, clock):
     stale_tmp.write_text("{")
     os.utime(stale_tmp, (time.time() - 7200, time.time() - 7200))
     clock.now = T0 + 2 * LIFE
+    locks = sorted(tc.directory.glob("*.json.lock"))
+    assert len(locks) == 2
+    for lock in locks:
+        os.utime(lock, (time.time() - 7200, time.time() - 7200))
     obtain(tc, aws, principal=ROLE)  # a write prunes the other role's expired entry
     assert len(entry_files(tc)) == 1 and not stale_tmp.exists()
     assert json.loads(entry_files(tc)[0].read_text())["principal"] == ROLE
+    # The pruned entry's old lock goes too; the live entry's lock stays (its entry exists).
+    remaining = sorted(p.name for p in tc.directory.glob("*.json.lock"))
+    assert remaining == [entry_files(tc)[0].name + ".lock"]
+
+
+def test_a_held_lock_is_never_pruned(tc, clock):
+    import fcntl
+
+    from ecr_ci.cache import _orphaned_lock
+
+    lock = tc.directory / "feedface.json.lock"
+    tc.directory.mkdir(parents=True, exist_ok=True)
+    lock.write_text("")
+    os.utime(lock, (time.time() - 7200, time.time() - 7200))
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        assert _orphaned_lock(lock) is False and lock.exists()
+    finally:
+        os.close(fd)
+    assert _orphaned_lock(lock) is True and not lock.exists()
 
 
 def test_list_and_erase_need_no_network(tc, clock):

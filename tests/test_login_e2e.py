@@ -324,7 +324,8 @@ def test_persistent_throttling_gives_up_at_the_deadline(github, fake_endpoints):
     # Without the deadline it would retry 12 times with pauses of up to 10 s: the guard would kill it.
     proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE, "--deadline", "3", hang=30)
     assert proc.returncode == 1 and not config_path().exists()
-    assert "ecr:GetAuthorizationToken in us-east-1: gave up after" in proc.stderr and "ThrottlingException" in proc.stderr
+    assert "ecr:GetAuthorizationToken in us-east-1: gave up after" in proc.stderr
+    assert "ThrottlingException" in proc.stderr
 
 
 def test_session_policies_and_name_reach_sts(github, fake_endpoints):
@@ -416,3 +417,18 @@ def test_a_hung_endpoint_cannot_outlast_the_deadline(github, fake_aws, monkeypat
     finally:
         silent.close()
     assert proc.returncode == 1 and "ecr:GetAuthorizationToken in us-east-1" in proc.stderr
+
+
+def test_an_unloadable_ca_bundle_is_bad_input_not_a_network_error(github, monkeypatch, tmp_path):
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE, hang=30)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"ecr-ci: error: AWS_CA_BUNDLE: {tmp_path / 'missing.pem'} cannot be loaded")
+
+
+def test_a_token_pasted_where_its_name_belongs_is_not_echoed(github, oidc_issuer):
+    token = oidc_issuer.mint()
+    for flags in (["--token-variable", token], ["--oidc", "file", "--token-file", token]):
+        proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE, *flags)
+        assert proc.returncode in (1, 2) and "<redacted>" in proc.stderr
+        assert token not in proc.stderr and token.split(".")[2] not in proc.stderr

@@ -98,3 +98,10 @@ def test_one_group_per_partition_region_variant():
         ("aws", "us-east-1", "standard", True),
     ]
     assert len(groups[("aws", "us-east-1", "standard", False)]) == 2
+
+
+def test_a_region_shaped_typo_fails_at_once_instead_of_at_dns_time():
+    with pytest.raises(ConfigError, match=r"^region: 'us-east-7' is not a region of partition aws that botocore"):
+        registries.parse("123456789012", "us-east-7")
+    with pytest.raises(ConfigError, match="upgrade boto3"):
+        registries.parse("123456789012.dkr.ecr.eu-west-9.amazonaws.com")

@@ -125,3 +125,21 @@ def test_paths_follow_each_clients_rules(tmp_path):
     assert sinks.target("helm", env).path == sinks.Path("/h/.config/helm/registry/config.json")
     assert sinks.target("helm", {**env, "HELM_REGISTRY_CONFIG": "/r.json"}).path == sinks.Path("/r.json")
     assert sinks.target("kaniko", env).path == sinks.Path("/kaniko/.docker/config.json")
+
+
+def test_a_damaged_record_of_what_was_written_is_an_error_and_left_alone(tmp_path):
+    sinks.store(docker(tmp_path), [auth()])
+    record = tmp_path / ".config.json.ecr-ci"
+    record.write_text("{damaged")
+    before = (tmp_path / "config.json").read_text()
+    with pytest.raises(SinkError, match="cannot be read"):
+        sinks.store(docker(tmp_path), [auth(password="two")])
+    with pytest.raises(SinkError, match="cannot be read"):
+        sinks.erase(docker(tmp_path))
+    assert record.read_text() == "{damaged" and (tmp_path / "config.json").read_text() == before
+
+
+def test_a_config_that_links_into_a_missing_directory_is_one_clear_error(tmp_path):
+    (tmp_path / "config.json").symlink_to(tmp_path / "gone" / "config.json")
+    with pytest.raises(SinkError, match="cannot write the credential file"):
+        sinks.store(docker(tmp_path), [auth()])
