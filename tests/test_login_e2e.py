@@ -432,3 +432,24 @@ def test_a_token_pasted_where_its_name_belongs_is_not_echoed(github, oidc_issuer
         proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE, *flags)
         assert proc.returncode in (1, 2) and "<redacted>" in proc.stderr
         assert token not in proc.stderr and token.split(".")[2] not in proc.stderr
+
+
+def test_proxy_variables_are_honoured_by_every_call(github, moto_server, monkeypatch):
+    """HTTPS_PROXY/HTTP_PROXY carry the OIDC, STS and ECR requests; NO_PROXY exempts hosts (users.md: ecr#313)."""
+    from tests.testbed.proxy import HttpProxy
+
+    with HttpProxy() as proxy:
+        for var in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE)
+        assert proc.returncode == 0, proc.stderr
+        oidc_host = github.url.removeprefix("http://")
+        moto_host = moto_server.url.removeprefix("http://")
+        assert ("GET", oidc_host) in proxy.seen  # the runner's token endpoint
+        assert [m for m, h in proxy.seen if h == moto_host] == ["POST", "POST"]  # STS, then ECR
+        proxy.reset()
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE)
+        assert proc.returncode == 0, proc.stderr
+        assert proxy.seen == []

@@ -31,6 +31,9 @@ label=None)`` (:mod:`.hosts`): runs ``cmd`` in a private mount namespace whose `
     ``{name: ip}``; returns a CompletedProcess (text) and records its output. ``hosts_available()`` /
     ``hosts_why_unavailable()`` say whether that works here (root, ``unshare``).
 
+``HttpProxy()`` (:mod:`.proxy`): a forward proxy for plain-HTTP absolute-URI requests. ``url``, ``port``,
+    ``seen`` (``[(method, "host:port")]``; never headers or bodies), ``reset()``.
+
 ``FakeAWS(account="123456789012")`` (:mod:`.fakeaws`): STS (query/XML), ECR and ECR Public (JSON 1.1) with
     scripted replies. ``url``; ``sts`` (``push(*replies)``, ``default``, ``expiration``), ``ecr`` and
     ``ecr_public`` (``push``, ``default``, ``expires_at``, ``password``, ``password_length``, ``issued``);
