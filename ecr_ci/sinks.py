@@ -172,15 +172,17 @@ def store(t: Target, auths: Iterable[RegistryAuth], shadowing: str = "override")
             entries[a.host] = entry
             state["entries"][a.host] = _fingerprint(a.auth)
             result.hosts.append(a.host)
-        result.warnings += _shadowing(t, data, state, [a.host for a in auths], shadowing)
+        result.warnings += _shadowing(t, data, state, auths, shadowing)
         write_json(t.path, data)
         write_json(_state_path(t.path), state)
     return result
 
 
-def _shadowing(t: Target, data: dict[str, Any], state: dict[str, Any], hosts: list[str], mode: str) -> list[str]:
+def _shadowing(
+    t: Target, data: dict[str, Any], state: dict[str, Any], auths: list[RegistryAuth], mode: str
+) -> list[str]:
     helpers = data.get("credHelpers", {})
-    shadow = {h: helpers[h] for h in hosts if h in helpers and helpers[h] != HELPER_NAME}
+    shadow = {a.host: helpers[a.host] for a in auths if a.host in helpers and helpers[a.host] != HELPER_NAME}
     store_name = data.get("credsStore") if t.honours_creds_store else None
     if not shadow and not store_name:
         return []
@@ -195,13 +197,62 @@ def _shadowing(t: Target, data: dict[str, Any], state: dict[str, Any], hosts: li
         )
     if mode == "warn":
         return [f"{t.kind} config: {found} in {t.path} shadows the written entries; the client will not use them"]
-    for h, v in shadow.items():
+    said: list[str] = []
+    for h, v in shadow.items():  # a per-host helper: set aside for these hosts only
         state["removed"].setdefault("credHelpers", {})[h] = v
         del helpers[h]
+    if shadow:
+        said.append(
+            f"{t.kind} config: set aside {', '.join(f'credHelpers[{h}]' for h in shadow)} in {t.path} so the "
+            "written entries are used (logout puts them back)"
+        )
     if store_name:
-        state["removed"]["credsStore"] = store_name
-        del data["credsStore"]
-    return [f"{t.kind} config: set aside {found} in {t.path} so the written entries are used (logout puts it back)"]
+        # The store serves every registry: removing it would hide the user's other logins. Put the tokens in it,
+        # as `docker login` would (the auths entries stay for podman, buildah and skopeo, which ignore it).
+        failure = _store_in_helper(str(store_name), auths)
+        if failure is None:
+            state.setdefault("stored", {}).update({a.host: store_name for a in auths})
+            said.append(
+                f"{t.kind} config: credsStore {store_name!r} in {t.path} serves every registry, so the tokens were "
+                f"also stored in docker-credential-{store_name}, as docker login does (logout erases them)"
+            )
+        else:
+            state["removed"]["credsStore"] = store_name
+            del data["credsStore"]
+            said.append(
+                f"{t.kind} config: set aside credsStore {store_name!r} in {t.path} so the written entries are used "
+                f"({failure}; logout puts it back)"
+            )
+    return said
+
+
+def _helper(name: str, action: str, payload: str) -> str | None:
+    """Run ``docker-credential-<name> <action>`` with ``payload`` on stdin (never argv); None, or why it failed."""
+    import shutil
+    import subprocess
+
+    from .errors import scrub
+
+    exe = shutil.which(f"docker-credential-{name}")
+    if exe is None:
+        return f"docker-credential-{name} is not on PATH"
+    try:
+        done = subprocess.run([exe, action], input=payload, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"docker-credential-{name} {action} did not run ({e.__class__.__name__})"
+    if done.returncode != 0:
+        said = " ".join((done.stdout or done.stderr).split())[:200]
+        return f"docker-credential-{name} {action} failed: {scrub(said)}"
+    return None
+
+
+def _store_in_helper(name: str, auths: list[RegistryAuth]) -> str | None:
+    for a in auths:
+        payload = json.dumps({"ServerURL": a.host, "Username": a.username, "Secret": a.password})
+        failure = _helper(name, "store", payload)
+        if failure:
+            return failure
+    return None
 
 
 def _read_state(path: Path) -> dict[str, Any]:
@@ -241,6 +292,11 @@ def erase(t: Target, hosts: Iterable[str] | None = None) -> WriteResult:
             else:
                 result.warnings.append(f"{t.kind} config: kept {host} in {t.path}: it changed since ecr-ci wrote it")
             del state["entries"][host]
+        stored = state.get("stored", {})
+        for host in sorted(wanted & set(stored)):
+            failure = _helper(str(stored.pop(host)), "erase", host)
+            if failure:
+                result.warnings.append(f"{t.kind} config: could not erase {host} from the credential store ({failure})")
         if not state["entries"]:
             removed = state["removed"]
             if "credsStore" in removed and "credsStore" not in data:
@@ -249,7 +305,7 @@ def erase(t: Target, hosts: Iterable[str] | None = None) -> WriteResult:
                 data.setdefault("credHelpers", {}).setdefault(h, v)
             state["removed"] = {}
         write_json(t.path, data)
-        if state["entries"] or state["removed"]:
+        if state["entries"] or state["removed"] or state.get("stored"):
             write_json(_state_path(t.path), state)
         else:
             with contextlib.suppress(FileNotFoundError):

@@ -69,11 +69,13 @@ def test_unreadable_existing_file_even_as_root(tmp_path):
     assert cfg.is_dir()
 
 
-def test_creds_store_is_set_aside_and_restored_by_logout(tmp_path):
+def test_creds_store_without_its_helper_is_set_aside_and_restored_by_logout(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no docker-credential-desktop here
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps({"credsStore": "desktop", "credHelpers": {HOST: "ecr-login", "gcr.io": "gcloud"}}))
     result = sinks.store(docker(tmp_path), [auth()])
-    assert any("credsStore = 'desktop'" in w and f"credHelpers[{HOST}]" in w for w in result.warnings)
+    assert any(f"set aside credHelpers[{HOST}]" in w for w in result.warnings)
+    assert any("set aside credsStore 'desktop'" in w and "not on PATH" in w for w in result.warnings)
     data = json.loads(cfg.read_text())
     assert "credsStore" not in data and data["credHelpers"] == {"gcr.io": "gcloud"}
     sinks.erase(docker(tmp_path))
@@ -81,7 +83,54 @@ def test_creds_store_is_set_aside_and_restored_by_logout(tmp_path):
     assert data == {"auths": {}, "credHelpers": {"gcr.io": "gcloud", HOST: "ecr-login"}, "credsStore": "desktop"}
 
 
-def test_shadowing_warn_keeps_and_error_refuses(tmp_path):
+STORE_HELPER = """#!{python}
+# A file-backed credential store speaking the docker-credential-helpers protocol (for tests).
+import json, os, sys
+path = os.environ["TEST_STORE_FILE"]
+data = json.load(open(path)) if os.path.exists(path) else {{}}
+action = sys.argv[1]
+if action == "store":
+    item = json.loads(sys.stdin.read())
+    data[item["ServerURL"]] = [item["Username"], item["Secret"]]
+elif action == "erase":
+    data.pop(sys.stdin.read().strip(), None)
+elif action == "get":
+    url = sys.stdin.read().strip()
+    if url not in data:
+        print("credentials not found in native keychain")
+        sys.exit(1)
+    print(json.dumps({{"ServerURL": url, "Username": data[url][0], "Secret": data[url][1]}}))
+    sys.exit(0)
+json.dump(data, open(path, "w"))
+"""
+
+
+def test_creds_store_keeps_serving_other_registries_and_gets_the_tokens_too(tmp_path, monkeypatch):
+    import sys
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    helper = bin_dir / "docker-credential-teststore"
+    helper.write_text(STORE_HELPER.format(python=sys.executable))
+    helper.chmod(0o755)
+    store_file = tmp_path / "store.json"
+    store_file.write_text(json.dumps({"ghcr.io": ["me", "my-ghcr-token"]}))
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("TEST_STORE_FILE", str(store_file))
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"credsStore": "teststore"}))
+    result = sinks.store(docker(tmp_path), [auth()])
+    assert any("also stored in docker-credential-teststore" in w for w in result.warnings)
+    assert json.loads(cfg.read_text())["credsStore"] == "teststore"  # other registries' logins stay visible
+    assert json.loads(store_file.read_text()) == {"ghcr.io": ["me", "my-ghcr-token"], HOST: ["AWS", "pw-one"]}
+    sinks.erase(docker(tmp_path))
+    assert json.loads(store_file.read_text()) == {"ghcr.io": ["me", "my-ghcr-token"]}
+    assert json.loads(cfg.read_text()) == {"credsStore": "teststore", "auths": {}}
+    assert not (tmp_path / ".config.json.ecr-ci").exists()
+
+
+def test_shadowing_warn_keeps_and_error_refuses(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps({"credsStore": "pass"}))
     result = sinks.store(docker(tmp_path), [auth()], shadowing="warn")

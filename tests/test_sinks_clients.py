@@ -241,3 +241,34 @@ def test_http_api_with_ecr_ci_token_and_curl(env, ecr_registry):
     assert code == 200 and json.loads(body) == {"name": "app", "tags": ["1"]}
     assert curl("Authorization: Basic " + base64.b64encode(b"AWS:wrong-password").decode() + "\n")[0] == 401
     assert curl(None)[0] == 401
+
+
+@NEEDS
+@pytest.mark.requires("docker")
+def test_docker_with_a_creds_store_gets_the_tokens_through_it(env, ecr_registry, tmp_path):
+    """A credsStore serves every registry: login stores the tokens in it (as docker login does) and keeps it."""
+    import os
+
+    from tests.test_sinks import STORE_HELPER
+
+    bin_dir = tmp_path / "store-bin"
+    bin_dir.mkdir()
+    store = bin_dir / "docker-credential-teststore"
+    store.write_text(STORE_HELPER.format(python=sys.executable))
+    store.chmod(0o755)
+    store_file = tmp_path / "store.json"
+    senv = {**env, "PATH": f"{bin_dir}:{env.get('PATH', os.environ['PATH'])}", "TEST_STORE_FILE": str(store_file)}
+    config = Path(env["DOCKER_CONFIG"]) / "config.json"
+    config.write_text(json.dumps({"credsStore": "teststore"}))
+    cmd = ["docker", "manifest", "inspect", "--insecure", f"{HOST}/app:1"]
+    assert run_with_hosts(cmd, MAP, env=senv).returncode != 0  # negative control: nothing stored yet
+
+    login = ecr_ci(senv, "login", "--registry", HOST)
+    assert login.returncode == 0, login.stderr
+    assert "also stored in docker-credential-teststore" in login.stderr
+    assert json.loads(config.read_text())["credsStore"] == "teststore"
+    inspect = run_with_hosts(cmd, MAP, env=senv)
+    assert inspect.returncode == 0, LEDGER.redact(inspect.stderr)
+
+    assert ecr_ci(senv, "logout").returncode == 0
+    assert HOST not in json.loads(store_file.read_text())
