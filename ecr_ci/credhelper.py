@@ -83,13 +83,13 @@ def main(
     except KeyboardInterrupt:
         return 130
     except Exception as e:
-        from .errors import EcrCiError
+        from .errors import EcrCiError, scrub
 
         if isinstance(e, EcrCiError):
             rendered = e.diagnostics().render().replace("\n", "\n  ")
             return _fail(f"{NAME}: {e}", f"{NAME}: {rendered}", stdout, stderr)
         # A bug, not a verdict on the credentials: say so rather than pretend "not found".
-        message = f"{NAME}: unexpected error ({e.__class__.__name__}: {str(e)[:300]})"
+        message = f"{NAME}: unexpected error ({e.__class__.__name__}: {scrub(str(e))[:300]})"
         return _fail(message, message, stdout, stderr)
     if answer is not None:
         stdout.write(answer + "\n")
