@@ -1,0 +1,1 @@
+"""ecr-ci tests (a package, so that `tests.testbed` can never resolve to another installed `tests`)."""
