@@ -262,7 +262,7 @@ class TokenCache:
         guess, before the identity token is at hand, of whether a lookup can hit at all."""
         wanted = set(groups)
         return any(
-            e.group in wanted and (e.principal == principal if principal else e.principal.startswith("account:"))
+            e.group in wanted and (e.principal == principal if principal else e.principal.startswith("caller:"))
             for e in self.entries()
         )
 
@@ -367,6 +367,29 @@ class TokenCache:
                     os.chmod(d, 0o700)
                 except OSError as e:
                     raise CacheUnusable(f"it is open to other users and cannot be made 0700 ({e.strerror})") from e
+
+
+class NoCache(TokenCache):
+    """``cache: false``: holds nothing and writes nothing, so every login fetches (and no token stays on disk)."""
+
+    def __init__(self, now: float | Callable[[], float] | None = None) -> None:
+        super().__init__(os.devnull, now=now)
+
+    def load(self, key_: str) -> Entry | None:
+        return None
+
+    def entries(self) -> list[Entry]:
+        return []
+
+    @contextlib.contextmanager
+    def locked(self, key_: str) -> Iterator[bool]:
+        yield False
+
+    def store(self, key_: str, entry: Entry) -> bool:
+        return False
+
+    def prune(self) -> int:
+        return 0
 
 
 def _describe(e: BaseException, directory: Path) -> str:

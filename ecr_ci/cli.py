@@ -50,7 +50,9 @@ def add_setting_flags(p: argparse.ArgumentParser, command: str) -> None:
         kind = spec["schema"].get("type")
         help_text = f"{spec['description'].strip()} [env {env_twin(name)}]"
         if kind == "boolean":
-            p.add_argument(spec["cli"], dest=name, action="store_const", const="true", default=None, help=help_text)
+            # A flag turns a boolean away from its default: --json sets true, --no-cache sets false.
+            const = "false" if spec["schema"].get("default") is True else "true"
+            p.add_argument(spec["cli"], dest=name, action="store_const", const=const, default=None, help=help_text)
         elif kind == "array":
             p.add_argument(spec["cli"], dest=name, action="append", default=None, metavar="VALUE", help=help_text)
         else:

@@ -183,7 +183,9 @@ def get_auths(settings: Settings, env: Mapping[str, str], p: Plan | None = None,
     p = p or plan(settings)
     end = time.monotonic() + settings.deadline
     groups = registries.group(p.registries)
-    tc = cache.TokenCache(cache.cache_dir_str(settings.cache_dir, env), now=now)
+    tc: cache.TokenCache = cache.NoCache(now)
+    if settings.cache:
+        tc = cache.TokenCache(cache.cache_dir_str(settings.cache_dir, env), now=now)
     with contextlib.ExitStack() as stack:
         warm = None
         if not tc.may_serve(settings.role_arn, groups):

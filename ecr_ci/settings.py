@@ -96,6 +96,7 @@ class Settings:
     write: list[str] = field(default_factory=lambda: ["docker"])
     shadowing: str = "override"
     deadline: float = 60
+    cache: bool = True
     cache_dir: str | None = None
     json: bool = False
     # Where each non-default value came from ("--duration", "ECR_CI_DURATION", …), for error messages.

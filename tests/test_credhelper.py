@@ -432,3 +432,18 @@ def test_configure_helper_refuses_bad_input_and_leaves_the_config(henv):
         [sys.executable, "-m", "ecr_ci", "configure-helper", "--registry", f"{HOST}.evil.example"], env=henv
     )
     assert lookalike.returncode == 2 and not config.exists()
+
+
+def test_no_cache_fetches_every_time_and_writes_nothing(henv, fake_aws):
+    from tests.testbed import run as run_
+
+    env = {**henv, "ECR_CI_CACHE": "false"}
+    for _ in range(2):
+        proc = run_([sys.executable, "-m", "ecr_ci", "login", "--registry", HOST, "--write", "none"], env=env)
+        assert proc.returncode == 0, proc.stderr
+    assert fake_aws.count(*GET) == 2
+    login = [sys.executable, "-m", "ecr_ci", "login", "--registry", HOST, "--write", "none"]
+    proc = run_([*login, "--no-cache"], env=henv)
+    assert proc.returncode == 0 and fake_aws.count(*GET) == 3
+    cache_dir = Path(henv["ECR_CI_CACHE_DIR"])
+    assert not cache_dir.exists() or not [p for p in cache_dir.iterdir() if p.suffix == ".json"]

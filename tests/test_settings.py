@@ -16,7 +16,8 @@ def test_schema_is_a_valid_json_schema_per_setting_and_defaults_validate():
         if "default" in spec["schema"]:
             assert Draft202012Validator(spec["schema"]).is_valid(spec["schema"]["default"]), name
         assert spec.get("commands"), name
-        assert spec["cli"] == "--" + name.replace("_", "-") or name == "registries", name
+        flag = "--" + ("no-" if spec["schema"].get("default") is True else "") + name.replace("_", "-")
+        assert spec["cli"] == flag or name == "registries", name
 
 
 def test_settings_dataclass_has_exactly_the_schema_settings():
