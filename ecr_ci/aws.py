@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from . import __version__
-from .errors import AwsError, EcrCiError, TrustError
+from .errors import AwsError, EcrCiError, TrustError, scrub
 from .identity import IdentityToken
 from .models import Credentials, Registry, RegistryAuth
 
@@ -229,9 +229,8 @@ def assume_role_with_web_identity(
 
 
 def _safe_message(e: Exception) -> str:
-    msg = str(getattr(e, "response", {}).get("Error", {}).get("Message", "") or e)
-    # AWS messages do not echo tokens, but never let a JWT-looking blob through.
-    return " ".join(w if w.count(".") < 2 or len(w) < 40 else "<redacted>" for w in msg.split())
+    """AWS's own message of ``e``, scrubbed (AWS does not echo tokens; never rely on it)."""
+    return scrub(str(getattr(e, "response", {}).get("Error", {}).get("Message", "") or e))
 
 
 def _trust_error(

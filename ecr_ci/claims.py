@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
-from .errors import Diagnostics, IdentityTokenError
+from .errors import Diagnostics, IdentityTokenError, scrub  # scrub: re-exported for doctor and the tests
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on a credential-helper cache hit
 if TYPE_CHECKING:
@@ -75,7 +75,6 @@ _SUMMARY_KEYS = {
     "jenkins": ("build_number", "git_url"),
 }
 
-_JWT_LIKE = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 
 
 # --- decoding -----------------------------------------------------------------------------------------------------
@@ -319,11 +318,6 @@ _CODES = {
     "IDPCommunicationError": "IDPCommunicationError",
     "IDPCommunicationErrorException": "IDPCommunicationError",
 }
-
-
-def scrub(text: str) -> str:
-    """``text`` with anything shaped like a JWT replaced by ``<redacted token>``."""
-    return _JWT_LIKE.sub("<redacted token>", text or "")
 
 
 def parse_role_arn(role_arn: str | None) -> tuple[str, str, str] | None:
