@@ -77,8 +77,10 @@ def call(
     what: str,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    give_up: type[EcrCiError] = AwsError,
 ) -> T:
-    """Run ``fn`` until it succeeds, fails for good, or the deadline (a ``clock()`` value, ``end``) passes."""
+    """Run ``fn`` until it succeeds, fails for good, or the deadline (a ``clock()`` value, ``end``) passes; then
+    raise ``give_up`` (AwsError, or the caller's own kind, e.g. IdentityTokenError for a token endpoint)."""
     attempt = 0
     while True:
         attempt += 1
@@ -89,7 +91,7 @@ def call(
                 raise
             pause = random.uniform(0, min(10.0, 0.25 * 2**attempt))  # full jitter
             if clock() + pause >= end or attempt >= 12:
-                raise AwsError(f"{what}: gave up after {attempt} attempts ({_describe(e)})") from e
+                raise give_up(f"{what}: gave up after {attempt} attempts ({_describe(e)})") from e
             sleep(pause)
 
 

@@ -112,17 +112,23 @@ def _is_fork_pr(env: Mapping[str, str]) -> bool:
         return False
 
 
+class _Unanswered(Exception):
+    """The token endpoint failed in a way worth another attempt (5xx, connection trouble)."""
+
+    connection = True  # what aws.retryable looks for
+
+
 def _fetch(request: urllib.request.Request, source: str, deadline: float) -> bytes:
-    """GET with retries on 5xx and connection errors (full jitter, within ``deadline`` seconds)."""
+    """GET, retried on 5xx and connection errors by the same policy as the AWS calls (aws.call)."""
     import http.client
-    import random
     import urllib.error
     import urllib.request
 
+    from .aws import call
+
     end = time.monotonic() + deadline
-    attempt = 0
-    while True:
-        attempt += 1
+
+    def attempt() -> bytes:
         try:
             with urllib.request.urlopen(request, timeout=max(1.0, min(30.0, end - time.monotonic()))) as response:
                 body: bytes = response.read()
@@ -132,15 +138,11 @@ def _fetch(request: urllib.request.Request, source: str, deadline: float) -> byt
                 raise IdentityTokenError(
                     f"{source}: the OIDC token endpoint refused the request (HTTP {e.code} {e.reason})"
                 ) from None
-            failure = f"HTTP {e.code} {e.reason}"
+            raise _Unanswered(f"HTTP {e.code} {e.reason}") from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
-            failure = f"{getattr(e, 'reason', e)}"
-        pause = random.uniform(0, min(8.0, 0.2 * 2**attempt))
-        if time.monotonic() + pause >= end or attempt >= 8:
-            raise IdentityTokenError(
-                f"{source}: the OIDC token endpoint did not answer ({failure}; {attempt} attempts)"
-            )
-        time.sleep(pause)
+            raise _Unanswered(f"{getattr(e, 'reason', e)}") from None
+
+    return call(attempt, end=end, what=f"{source}: the OIDC token endpoint did not answer", give_up=IdentityTokenError)
 
 
 def from_gitlab(env: Mapping[str, str], variable: str = "AWS_ID_TOKEN") -> IdentityToken | None:

@@ -453,3 +453,20 @@ def test_proxy_variables_are_honoured_by_every_call(github, moto_server, monkeyp
         proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE)
         assert proc.returncode == 0, proc.stderr
         assert proxy.seen == []
+
+
+def test_github_token_endpoint_5xx_is_retried_within_the_deadline_and_4xx_is_not(github):
+    github.error = (503, "busy\n")
+    try:
+        proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE, "--deadline", "2", hang=30)
+        assert proc.returncode == 1 and not config_path().exists()
+        first = proc.stderr.splitlines()[0]
+        assert "github: the OIDC token endpoint did not answer: gave up after" in first and "HTTP 503" in first
+        assert len(github.audiences) >= 2  # retried
+        github.audiences.clear()
+        github.error = (404, "no such thing\n")
+        proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE, "--deadline", "2", hang=30)
+        assert proc.returncode == 1 and "refused the request (HTTP 404" in proc.stderr
+        assert len(github.audiences) == 1  # not retried
+    finally:
+        github.error = None
