@@ -25,8 +25,23 @@ COMMANDS = {
 }
 
 
-def build_parser(extra: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
-    """The parser, with each subcommand's flags generated from the settings schema."""
+# Commands served by modules of their own, imported only when that command runs: (module, help).
+EXTRA = {
+    "configure-helper": ("helper", "write credHelpers entries so docker and podman call docker-credential-ecr-ci"),
+    "doctor": (
+        "doctor",
+        "explain the identity, role and registries; evaluate a trust policy against the token's claims",
+    ),
+    "trust-policy": ("doctor", "print a role trust policy for a GitHub repository, GitLab project or Jenkins job"),
+}
+
+
+def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
+    """The parser, with each subcommand's flags generated from the settings schema.
+
+    With ``selected``, only that subcommand gets its flags (and only its module is imported): `ecr-ci login` runs
+    once per CI job and should not pay for the doctor's policy evaluator.
+    """
     parser = argparse.ArgumentParser(
         prog="ecr-ci",
         description="Log in to Amazon ECR from CI with the job's OIDC identity: no long-lived AWS keys.",
@@ -34,12 +49,16 @@ def build_parser(extra: Mapping[str, str] | None = None) -> argparse.ArgumentPar
     )
     parser.add_argument("--version", action="version", version=f"ecr-ci {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command, help_text in {**COMMANDS, **(extra or {})}.items():
+    helps = {**COMMANDS, **{c: h for c, (_, h) in EXTRA.items()}}
+    for command, help_text in helps.items():
         p = sub.add_parser(command, help=help_text, description=help_text)
+        if selected is not None and command != selected:
+            continue
         add_setting_flags(p, command)
-        module = _command_module(command) if command in (extra or {}) else None
-        if module is not None and hasattr(module, "add_arguments"):
-            module.add_arguments(command, p)  # the command's own flags that are not settings
+        if command in EXTRA:
+            module = _command_module(command)
+            if hasattr(module, "add_arguments"):
+                module.add_arguments(command, p)  # the command's own flags that are not settings
     return parser
 
 
@@ -65,13 +84,10 @@ def say(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     env = dict(os.environ) if env is None else env
-    extra = {
-        "configure-helper": "write credHelpers entries so docker and podman call docker-credential-ecr-ci",
-        "doctor": "explain the identity, role and registries; evaluate a trust policy against the token's claims",
-        "trust-policy": "print a role trust policy for a GitHub repository, GitLab project or Jenkins job",
-    }
-    available = {k: v for k, v in extra.items() if _command_module(k) is not None}
-    args = build_parser(available).parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    selected = next((a for a in argv if not a.startswith("-")), None)
+    known = selected in COMMANDS or selected in EXTRA
+    args = build_parser(selected if known else None).parse_args(argv)
     try:
         module = _command_module(args.command)
         if module is not None:
@@ -92,17 +108,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
 
 
 def _command_module(command: str) -> Any:
-    """Commands other than the four core ones live in their own modules, imported only when used."""
+    """The module serving one of the :data:`EXTRA` commands, or ``None`` for the four core ones."""
     import importlib
 
-    name = {"configure-helper": "helper", "doctor": "doctor", "trust-policy": "doctor"}.get(command)
-    if name is None:
-        return None
-    try:
-        module = importlib.import_module(f"ecr_ci.{name}")
-    except ImportError:
-        return None
-    return module if hasattr(module, "run") else None
+    return importlib.import_module(f"ecr_ci.{EXTRA[command][0]}") if command in EXTRA else None
 
 
 def _login(settings: Settings, env: Mapping[str, str]) -> int:
