@@ -135,13 +135,14 @@ def _login(settings: Settings, env: Mapping[str, str]) -> int:
 def _one_group(settings: Settings, env: Mapping[str, str], what: str) -> Any:
     from .login import get_auths, plan
 
-    groups = {r.group for r in plan(settings).registries}
+    p = plan(settings)
+    groups = {r.group for r in p.registries}
     if len(groups) > 1:
         raise ConfigError(
             f"registries: {what} prints one secret, but these registries need {len(groups)} different tokens "
             "(give registries of one region and type)"
         )
-    return get_auths(settings, env).auths[0]
+    return get_auths(settings, env, p).auths[0]
 
 
 def _password(settings: Settings, env: Mapping[str, str]) -> int:
