@@ -31,18 +31,18 @@ system:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; fi
 
 demo: venv system
-	$(PY) -m tests.demo
+	$(PY) -m demo
 
 test: venv system
 	$(PY) -m pytest -q
 
 lint: venv
-	$(PY) -m ruff check ecr_ci tests
-	$(PY) -m ruff format --check ecr_ci tests
+	$(PY) -m ruff check ecr_ci tests bench demo
+	$(PY) -m ruff format --check ecr_ci tests bench demo
 	$(PY) -m mypy
 
 bench: venv
-	$(PY) -m tests.bench
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

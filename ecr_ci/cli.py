@@ -13,9 +13,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import __version__
-from .errors import ConfigError, EcrCiError
-from .settings import Settings, env_twin, resolve, specs
+from ecr_ci import __version__
+from ecr_ci.errors import ConfigError, EcrCiError
+from ecr_ci.settings import Settings, env_twin, resolve, specs
 
 COMMANDS = {
     "login": "get registry tokens and write them where clients look (docker config by default)",
@@ -27,12 +27,18 @@ COMMANDS = {
 
 # Commands served by modules of their own, imported only when that command runs: (module, help).
 EXTRA = {
-    "configure-helper": ("helper", "write credHelpers entries so docker and podman call docker-credential-ecr-ci"),
+    "configure-helper": (
+        "clients.helper",
+        "write credHelpers entries so docker and podman call docker-credential-ecr-ci",
+    ),
     "doctor": (
-        "doctor",
+        "diagnostics.doctor",
         "explain the identity, role and registries; evaluate a trust policy against the token's claims",
     ),
-    "trust-policy": ("doctor", "print a role trust policy for a GitHub repository, GitLab project or Jenkins job"),
+    "trust-policy": (
+        "diagnostics.doctor",
+        "print a role trust policy for a GitHub repository, GitLab project or Jenkins job",
+    ),
 }
 
 
@@ -101,7 +107,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except KeyboardInterrupt:
         return 130
     except Exception as e:  # a bug, or a failure nobody foresaw: still one line, still no secret
-        from .errors import scrub
+        from ecr_ci.errors import scrub
 
         say(f"error: unexpected {e.__class__.__name__}: {scrub(str(e))} (please report this as a bug)")
         return 1
@@ -115,7 +121,7 @@ def _command_module(command: str) -> Any:
 
 
 def _login(settings: Settings, env: Mapping[str, str]) -> int:
-    from .login import login
+    from ecr_ci.core.flow import login
 
     result = login(settings, env)
     o = result.obtained
@@ -133,7 +139,7 @@ def _login(settings: Settings, env: Mapping[str, str]) -> int:
 
 
 def _one_group(settings: Settings, env: Mapping[str, str], what: str) -> Any:
-    from .login import get_auths, plan
+    from ecr_ci.core.flow import get_auths, plan
 
     p = plan(settings)
     groups = {r.group for r in p.registries}
@@ -159,7 +165,7 @@ def _token(settings: Settings, env: Mapping[str, str]) -> int:
 
 
 def _logout(settings: Settings, env: Mapping[str, str]) -> int:
-    from .login import logout
+    from ecr_ci.core.flow import logout
 
     results = logout(settings, env)
     for r in results:

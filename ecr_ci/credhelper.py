@@ -73,7 +73,7 @@ def main(
             erase(stdin.read(), env, stderr)
             answer = None
         elif action == "version":
-            from . import __version__
+            from ecr_ci import __version__
 
             answer = f"{NAME} (ecr-ci) {__version__}"
         else:
@@ -83,7 +83,7 @@ def main(
     except KeyboardInterrupt:
         return 130
     except Exception as e:
-        from .errors import EcrCiError, scrub
+        from ecr_ci.errors import EcrCiError, scrub
 
         if isinstance(e, EcrCiError):
             rendered = e.diagnostics().render().replace("\n", "\n  ")
@@ -110,8 +110,8 @@ def _fail(answer: str, explanation: str, stdout: IO[str], stderr: IO[str]) -> in
 
 def _registry(server_url: str, stderr: IO[str] | None = None) -> Any:
     """The ECR registry a server URL names, or ``None`` for anything else (said on stderr if it looks like ECR)."""
-    from .errors import ConfigError
-    from .registries import parse
+    from ecr_ci.core.registries import parse
+    from ecr_ci.errors import ConfigError
 
     try:
         return parse(server_url, where="server URL")
@@ -136,9 +136,9 @@ def get(server_url: str, env: Mapping[str, str], *, now: float | None = None, st
 
 
 def _auth(registry: Any, env: Mapping[str, str], now: float | None, stderr: IO[str]) -> Any:
-    from ._record import replace
-    from .login import get_auths
-    from .settings import resolve
+    from ecr_ci._record import replace
+    from ecr_ci.core.flow import get_auths
+    from ecr_ci.settings import resolve
 
     settings = replace(resolve({}, env, command="password"), registries=[registry.host])
     obtained = get_auths(settings, env, now=now)
@@ -148,8 +148,8 @@ def _auth(registry: Any, env: Mapping[str, str], now: float | None, stderr: IO[s
 
 
 def _cache(env: Mapping[str, str], now: float | None = None) -> Any:
-    from .cache import TokenCache, cache_dir_str
-    from .settings import resolve
+    from ecr_ci.core.cache import TokenCache, cache_dir_str
+    from ecr_ci.settings import resolve
 
     return TokenCache(cache_dir_str(resolve({}, env, command="password").cache_dir, env), now=now)
 

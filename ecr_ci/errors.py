@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from ._record import field, record
+from ecr_ci._record import field, record
 
 # A JWT (three base64url parts) or a long unbroken base64 run: what an identity token, a registry password or an
 # authorization token looks like. Error messages quote what the user gave, and users do paste a token where its

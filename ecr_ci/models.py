@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 
-from ._record import field, record
+from ecr_ci._record import field, record
 
 
 @record(frozen=True)

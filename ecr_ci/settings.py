@@ -16,8 +16,8 @@ import os
 import re
 from collections.abc import Mapping
 
-from ._record import field, record
-from .errors import ConfigError
+from ecr_ci._record import field, record
+from ecr_ci.errors import ConfigError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on a credential-helper cache hit
 if TYPE_CHECKING:

@@ -1,0 +1,819 @@
+"""Read an identity token's claims and explain why STS refused it.
+
+Nothing here verifies a signature: the claims are decoded only to show the user what AWS saw, marked "unverified,
+for debugging". Nothing here ever returns, prints or embeds the token itself or its signature.
+
+The IAM side of the story: STS matches a web identity token against the role's trust policy under condition keys
+named ``<provider>:<claim>``, where ``<provider>`` is the token's issuer URL without ``https://`` (the path is kept:
+``gitlab.example.com``, ``jenkins.example.com/oidc``). For an OIDC provider AWS exposes ``aud`` and ``sub``;
+``amr`` only for Amazon Cognito and ``oaud`` only for Google. Since early 2026 STS also exposes a few GitHub claims
+(``actor``, ``actor_id``, ``job_workflow_ref``, ``repository``, ``repository_id``, ``workflow``, ``ref``,
+``environment``, ``enterprise_id``) under ``token.actions.githubusercontent.com:<claim>``; every other claim of a CI
+token is invisible to a trust policy.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+
+from ecr_ci.errors import Diagnostics, IdentityTokenError, scrub  # scrub: re-exported for doctor and the tests
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on a credential-helper cache hit
+if TYPE_CHECKING:
+    from typing import Any
+
+GITHUB_HOST = "token.actions.githubusercontent.com"
+STS_AUDIENCE = "sts.amazonaws.com"
+STS_AUDIENCE_CN = "sts.amazonaws.com.cn"
+
+# Claims STS turns into condition keys, per provider. Anything else is absent from the request context.
+_STANDARD_KEYS = ("aud", "sub")
+_GITHUB_EXTRA_KEYS = (
+    "actor",
+    "actor_id",
+    "job_workflow_ref",
+    "repository",
+    "repository_id",
+    "workflow",
+    "ref",
+    "environment",
+    "enterprise_id",
+)
+
+# Non-secret claims worth showing, by CI. (No e-mail addresses: they are personal data and never decide trust.)
+_SUMMARY_KEYS = {
+    "github": (
+        "repository",
+        "repository_owner",
+        "ref",
+        "ref_type",
+        "environment",
+        "event_name",
+        "job_workflow_ref",
+        "workflow_ref",
+        "actor",
+        "runner_environment",
+        "base_ref",
+        "head_ref",
+    ),
+    "gitlab": (
+        "project_path",
+        "namespace_path",
+        "ref",
+        "ref_type",
+        "ref_protected",
+        "environment",
+        "environment_protected",
+        "pipeline_source",
+        "runner_environment",
+    ),
+    "jenkins": ("build_number", "git_url"),
+}
+
+
+# --- decoding -----------------------------------------------------------------------------------------------------
+
+
+def decode_claims(token: str) -> dict[str, Any]:
+    """The payload of a compact JWS (``header.payload.signature``), decoded without checking the signature.
+
+    Raises :class:`IdentityTokenError` with a one-line message that never quotes the token.
+    """
+    if not isinstance(token, str):
+        raise IdentityTokenError(f"identity token: expected text, got {type(token).__name__}")
+    token = token.strip()
+    if not token:
+        raise IdentityTokenError("identity token: empty (expected a JWT: three base64url parts separated by dots)")
+    parts = token.split(".")
+    if len(parts) == 5:
+        raise IdentityTokenError(
+            "identity token: is an encrypted JWT (JWE, 5 parts); STS needs a signed OIDC ID token (3 parts)"
+        )
+    if len(parts) != 3:
+        raise IdentityTokenError(
+            f"identity token: not a JWT ({len(parts)} dot-separated part{'s' if len(parts) != 1 else ''}, "
+            "expected 3: header.payload.signature)"
+        )
+    if not all(parts):
+        raise IdentityTokenError("identity token: not a JWT (one of its three parts is empty)")
+    payload = _b64url(parts[1])
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise IdentityTokenError("identity token: the payload is not UTF-8 text (is this really a JWT?)") from e
+    try:
+        claims = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise IdentityTokenError(f"identity token: the payload is not JSON ({e.msg} at char {e.pos})") from e
+    if not isinstance(claims, dict):
+        raise IdentityTokenError(f"identity token: the payload is JSON {type(claims).__name__}, expected an object")
+    return claims
+
+
+def _b64url(part: str) -> bytes:
+    if not re.fullmatch(r"[A-Za-z0-9_\-]+=*", part):
+        raise IdentityTokenError("identity token: the payload is not base64url (characters outside A-Z a-z 0-9 - _)")
+    try:
+        return base64.urlsafe_b64decode(part.rstrip("=") + "=" * (-len(part.rstrip("=")) % 4))
+    except (binascii.Error, ValueError) as e:
+        raise IdentityTokenError("identity token: the payload is not valid base64url (bad length)") from e
+
+
+# --- what the claims are matched as -------------------------------------------------------------------------------
+
+
+def provider_name(issuer: str) -> str:
+    """The IAM name of an OIDC provider: the issuer URL without ``https://``, path kept (``gitlab.example.com``,
+    ``jenkins.example.com/oidc``). It prefixes the condition keys and ends the provider ARN."""
+    name = issuer.strip()
+    for scheme in ("https://", "http://"):
+        if name.lower().startswith(scheme):
+            name = name[len(scheme) :]
+            break
+    host, sep, path = name.partition("/")
+    return host.lower() + sep + path
+
+
+def detect_ci(claims: Mapping[str, Any]) -> str | None:
+    """``"github"``, ``"gitlab"``, ``"jenkins"`` or ``None``, judged from the issuer and the claims present."""
+    iss = claims.get("iss")
+    name = provider_name(iss) if isinstance(iss, str) else ""
+    host, _, path = name.partition("/")
+    if host == GITHUB_HOST or (host.startswith("token.actions.") and host.endswith(".ghe.com")):
+        return "github"
+    if path == "_services/token" or ("repository" in claims and "job_workflow_ref" in claims):
+        return "github"
+    if "project_path" in claims and ("pipeline_source" in claims or "namespace_path" in claims):
+        return "gitlab"
+    if "build_number" in claims or path == "oidc" or path.startswith("oidc/job/"):
+        return "jenkins"
+    return None
+
+
+def supported_claim_keys(provider: str) -> tuple[str, ...]:
+    """The claims AWS exposes as ``<provider>:<claim>`` condition keys for this provider name."""
+    host = provider.split("/", 1)[0].lower()
+    if host == "cognito-identity.amazonaws.com":
+        return ("aud", "sub", "amr")
+    if host == "accounts.google.com":
+        return ("aud", "sub", "oaud")
+    if host == GITHUB_HOST:
+        return _STANDARD_KEYS + _GITHUB_EXTRA_KEYS
+    return _STANDARD_KEYS
+
+
+def condition_keys(claims: Mapping[str, Any], *, provider: str | None = None) -> dict[str, Any]:
+    """The IAM condition keys these claims are matched as, mapped to their values: ``{"gitlab.com:sub": "…"}``.
+
+    ``provider`` overrides the name derived from ``iss``. Claims the token lacks are left out (IAM sees them as
+    missing). For Google, ``aud`` is matched against ``azp`` when that claim is set and ``oaud`` holds ``aud``.
+    """
+    if provider is None:
+        iss = claims.get("iss")
+        if not isinstance(iss, str) or not iss:
+            return {}
+        provider = provider_name(iss)
+    keys: dict[str, Any] = {}
+    google = provider.split("/", 1)[0].lower() == "accounts.google.com"
+    for claim in supported_claim_keys(provider):
+        if claim == "aud" and google and claims.get("azp"):
+            value: Any = claims.get("azp")
+        elif claim == "oaud":
+            value = claims.get("aud")
+        else:
+            value = claims.get(claim)
+        if value is None:
+            continue
+        keys[f"{provider}:{claim}"] = _plain(value)
+    return keys
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+# --- what is worth showing ----------------------------------------------------------------------------------------
+
+
+def token_summary(claims: Mapping[str, Any], *, now: datetime | float | None = None) -> dict[str, Any]:
+    """The non-secret claims worth showing, in a stable order: ``iss``, ``aud``, ``sub``, the CI's own claims, then
+    ``iat``/``nbf``/``exp`` as ISO 8601 UTC times and ``expired`` (and ``not_yet_valid``) judged at ``now``."""
+    out: dict[str, Any] = {}
+    for key in ("iss", "aud", "sub"):
+        if key in claims and _showable(claims[key]):
+            out[key] = claims[key]
+    ci = detect_ci(claims)
+    wanted: list[str] = []
+    for name in ([ci] if ci else []) + [c for c in _SUMMARY_KEYS if c != ci]:
+        wanted += [k for k in _SUMMARY_KEYS[name] if k not in wanted]
+    for key in wanted:
+        value = claims.get(key)
+        if value not in (None, "") and _showable(value):
+            out[key] = value
+    now_ts = _timestamp(now)
+    for key in ("iat", "nbf", "exp"):
+        ts = _number(claims.get(key))
+        if ts is not None:
+            out[key] = _iso(ts)
+    exp = _number(claims.get("exp"))
+    if exp is not None:
+        out["expired"] = now_ts >= exp
+    nbf = _number(claims.get("nbf"))
+    if nbf is not None and now_ts < nbf:
+        out["not_yet_valid"] = True
+    return out
+
+
+def _showable(value: Any) -> bool:
+    if isinstance(value, (str, int, float, bool)):
+        return True
+    return isinstance(value, list) and all(isinstance(v, (str, int, float, bool)) for v in value)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and re.fullmatch(r"\d{1,12}(\.\d+)?", value):
+        return float(value)
+    return None
+
+
+def _timestamp(now: datetime | float | None) -> float:
+    if now is None:
+        return datetime.now(timezone.utc).timestamp()
+    if isinstance(now, datetime):
+        return (now if now.tzinfo else now.replace(tzinfo=timezone.utc)).timestamp()
+    return float(now)
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _ago(seconds: float) -> str:
+    seconds = abs(int(seconds))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    hours, minutes = seconds // 3600, seconds % 3600 // 60
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+# --- hints for the identity sources' own errors --------------------------------------------------------------------
+
+
+def missing_github_permission_hint() -> str:
+    """Why ``ACTIONS_ID_TOKEN_REQUEST_URL``/``_TOKEN`` are absent, and the fix."""
+    return (
+        "GitHub sets ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN only when the job may mint "
+        "an OIDC token: add 'permissions: id-token: write' to the job (or the workflow; a job-level 'permissions:' "
+        "block replaces the workflow's). Pull requests from forks and runs started by Dependabot never get one."
+    )
+
+
+def undeclared_gitlab_id_token_hint(variable: str = "AWS_ID_TOKEN", audience: str = STS_AUDIENCE) -> str:
+    """Why a GitLab job has no ID token variable, and the fix."""
+    return (
+        f"GitLab creates ${variable} only when the job declares it: add 'id_tokens: {variable}: aud: {audience}' "
+        "to the job (id_tokens is per job; extends: merges it, but a token never carries over to another job). "
+        "CI_JOB_JWT and CI_JOB_JWT_V2 were removed in GitLab 17.0."
+    )
+
+
+def jenkins_credential_hint(variable: str = "AWS_ID_TOKEN") -> str:
+    """How a Jenkins build gets a fresh token from the oidc-provider plugin."""
+    return (
+        "Create an 'OpenID Connect id token as file' credential (oidc-provider plugin) with audience "
+        f"{STS_AUDIENCE}, and bind it right before ecr-ci runs: withCredentials([file(credentialsId: '…', "
+        f"variable: '{variable}_FILE')]) {{ … }}. The token is minted when it is bound and expires (default 1 h)."
+    )
+
+
+# --- explaining an STS refusal -------------------------------------------------------------------------------------
+
+_CODES = {
+    "AccessDenied": "AccessDenied",
+    "AccessDeniedException": "AccessDenied",
+    "InvalidIdentityToken": "InvalidIdentityToken",
+    "InvalidIdentityTokenException": "InvalidIdentityToken",
+    "ExpiredToken": "ExpiredToken",
+    "ExpiredTokenException": "ExpiredToken",
+    "IDPRejectedClaim": "IDPRejectedClaim",
+    "IDPRejectedClaimException": "IDPRejectedClaim",
+    "IDPCommunicationError": "IDPCommunicationError",
+    "IDPCommunicationErrorException": "IDPCommunicationError",
+}
+
+
+def parse_role_arn(role_arn: str | None) -> tuple[str, str, str] | None:
+    """``(partition, account, role path/name)`` of an IAM role ARN, or ``None`` when it is not one."""
+    if not role_arn:
+        return None
+    m = re.fullmatch(r"arn:(aws[a-z-]*):iam::(\d{12}):role/(.+)", role_arn.strip())
+    return (m.group(1), m.group(2), m.group(3)) if m else None
+
+
+def expected_audience(partition: str | None) -> str:
+    """The audience ecr-ci requests by default: ``sts.amazonaws.com.cn`` in China, ``sts.amazonaws.com`` elsewhere."""
+    return STS_AUDIENCE_CN if partition == "aws-cn" else STS_AUDIENCE
+
+
+def explain(
+    error_code: str,
+    aws_message: str,
+    claims: Mapping[str, Any] | None,
+    *,
+    audience_expected: str | None = None,
+    role_arn: str | None = None,
+    partition: str | None = None,
+    ci: str | None = None,
+    trust_policy: Mapping[str, Any] | str | None = None,
+    now: datetime | float | None = None,
+) -> Diagnostics:
+    """Why STS refused the identity token: a one-line summary, the claims (for debugging), the condition keys they
+    are matched as, the likely causes (most likely first) and, in ``details``, a trust-policy statement that would
+    accept this very token.
+
+    ``error_code`` is STS's code (``AccessDenied``, ``InvalidIdentityToken``, ``ExpiredToken[Exception]``,
+    ``IDPRejectedClaim``, ``IDPCommunicationError``); ``aws_message`` its message (anything JWT-shaped in it is
+    redacted). ``trust_policy``, when the caller has the role's trust policy, is evaluated against the claims and
+    its first failing condition becomes the first hint. The token itself is never an input.
+    """
+    code = _CODES.get(error_code, error_code or "error")
+    message = scrub(aws_message or "").strip()
+    claims = dict(claims or {})
+    now_ts = _timestamp(now)
+    arn = parse_role_arn(role_arn)
+    if partition is None and arn:
+        partition = arn[0]
+    ci_name = ci if ci in _SUMMARY_KEYS else detect_ci(claims)
+    iss = claims.get("iss") if isinstance(claims.get("iss"), str) else None
+    provider = provider_name(iss) if iss else None
+    sub = claims.get("sub") if isinstance(claims.get("sub"), str) else None
+    audience = audience_expected or expected_audience(partition)
+
+    ctx = _Context(claims, ci_name, provider, sub, audience, partition, arn, role_arn, message, now_ts)
+    hints: list[tuple[int, str]] = []
+    details: list[str] = []
+    if code == "AccessDenied":
+        summary = f"{_who(role_arn)} does not trust this identity token ({code}{_evidence(sub, claims.get('aud'))})"
+        hints += _access_denied_hints(ctx)
+        if trust_policy is not None:
+            hints += _policy_hints(ctx, trust_policy, details)
+    elif code == "InvalidIdentityToken":
+        summary = f"AWS rejected the identity token itself ({code}: {message or 'no message'})"
+        hints += _invalid_token_hints(ctx)
+    elif code == "ExpiredToken":
+        exp = _number(claims.get("exp"))
+        when = f"exp {_iso(exp)}, {_ago(now_ts - exp)} {'ago' if now_ts >= exp else 'from now'}" if exp else message
+        summary = f"the identity token had expired when AWS checked it ({code}: {when or 'no exp claim'})"
+        hints += _expired_hints(ctx)
+    elif code == "IDPRejectedClaim":
+        summary = f"the identity provider's claims were rejected ({code}: {message or 'no message'})"
+        hints += _rejected_claim_hints(ctx)
+    elif code == "IDPCommunicationError":
+        summary = f"AWS could not reach the identity provider {iss or ''} to verify the token ({code}: {message})"
+        hints += _communication_hints(ctx)
+    else:
+        summary = f"the token exchange failed ({code}: {message or 'no message'})"
+        hints += _access_denied_hints(ctx)
+    summary = "sts:AssumeRoleWithWebIdentity: " + " ".join(summary.split())
+
+    if claims and code in ("AccessDenied", "InvalidIdentityToken", "IDPRejectedClaim"):
+        details += _suggested_policy(ctx)
+    ranked = [text for _, text in sorted(hints, key=lambda h: -h[0])]
+    unique = list(dict.fromkeys(ranked))
+    return Diagnostics(
+        summary=summary,
+        claims=token_summary(claims, now=now_ts) if claims else {},
+        condition_keys=condition_keys(claims) if claims else {},
+        hints=unique,
+        details=details,
+    )
+
+
+class _Context:
+    def __init__(
+        self,
+        claims: dict[str, Any],
+        ci: str | None,
+        provider: str | None,
+        sub: str | None,
+        audience: str,
+        partition: str | None,
+        arn: tuple[str, str, str] | None,
+        role_arn: str | None,
+        message: str,
+        now: float,
+    ) -> None:
+        self.claims = claims
+        self.ci = ci
+        self.provider = provider
+        self.sub = sub
+        self.audience = audience
+        self.partition = partition
+        self.arn = arn
+        self.role_arn = role_arn
+        self.message = message
+        self.now = now
+
+    @property
+    def account(self) -> str:
+        return self.arn[1] if self.arn else "<the role's account>"
+
+    @property
+    def arn_partition(self) -> str:
+        return self.partition or (self.arn[0] if self.arn else "aws")
+
+    @property
+    def provider_arn(self) -> str:
+        return f"arn:{self.arn_partition}:iam::{self.account}:oidc-provider/{self.provider or '<issuer host/path>'}"
+
+    def auds(self) -> list[str]:
+        aud = self.claims.get("aud")
+        if isinstance(aud, str):
+            return [aud]
+        if isinstance(aud, list):
+            return [a for a in aud if isinstance(a, str)]
+        return []
+
+
+def _who(role_arn: str | None) -> str:
+    return f"role {role_arn}" if role_arn else "the role"
+
+
+def _evidence(sub: str | None, aud: Any) -> str:
+    parts = []
+    if sub:
+        parts.append(f"sub {sub!r}")
+    if isinstance(aud, str):
+        parts.append(f"aud {aud!r}")
+    elif isinstance(aud, list):
+        parts.append(f"aud {', '.join(repr(a) for a in aud)}")
+    return ("; " + ", ".join(parts)) if parts else "; no claims could be read"
+
+
+def _audience_hints(c: _Context, base: int) -> list[tuple[int, str]]:
+    auds = c.auds()
+    if not auds or c.audience in auds:
+        return []
+    shown = ", ".join(repr(a) for a in auds)
+    if c.partition == "aws-cn" and STS_AUDIENCE in auds:
+        return [
+            (
+                base + 5,
+                f"Audience: in the China regions (partition aws-cn) the token's aud must be {STS_AUDIENCE_CN!r}, "
+                f"this one has {shown}. Request the token with audience {STS_AUDIENCE_CN} and register that "
+                "audience on the IAM OIDC provider.",
+            )
+        ]
+    default = ""
+    if c.ci == "github" and any(a.startswith("https://github.com/") for a in auds):
+        default = " (that is GitHub's default audience: the token was requested without an audience)"
+    elif c.ci == "gitlab" and any(a.startswith("https://") for a in auds):
+        default = " (GitLab's default is the instance URL: declare 'id_tokens: AWS_ID_TOKEN: aud: …')"
+    return [
+        (
+            base,
+            f"Audience: the token's aud is {shown}{default} but {c.audience!r} was expected. The trust "
+            f"policy's {c.provider or '<provider>'}:aud condition and the provider's registered audiences must "
+            "name the audience the token is requested with.",
+        )
+    ]
+
+
+def _access_denied_hints(c: _Context) -> list[tuple[int, str]]:
+    hints: list[tuple[int, str]] = _audience_hints(c, 90)
+    cl, sub = c.claims, c.sub or ""
+    if c.ci == "github":
+        hints += _github_hints(c)
+    elif c.ci == "gitlab":
+        ref, ref_type = cl.get("ref"), cl.get("ref_type")
+        if sub and not re.fullmatch(r"project_path:[^:]+:ref_type:(branch|tag):ref:.+", sub):
+            hints.append(
+                (
+                    75,
+                    f"Custom subject: sub is {sub!r}, not GitLab's default 'project_path:…:ref_type:…:ref:…': the "
+                    "project customised its ID token sub (ci_id_token_sub_claim_components). The trust policy's "
+                    "sub condition must follow that format.",
+                )
+            )
+        elif sub:
+            hints.append(
+                (
+                    60,
+                    f"GitLab: this job's sub is {sub!r} (ref_type {ref_type!r}, ref {ref!r}). A condition naming "
+                    "another branch, or ref_type branch for a tag pipeline, does not match; use StringLike with "
+                    f"'project_path:{cl.get('project_path', 'group/project')}:ref_type:{ref_type or 'branch'}:ref:*' "
+                    "to allow every ref of that type.",
+                )
+            )
+    elif c.ci == "jenkins":
+        hints.append(
+            (
+                60,
+                f"Jenkins: sub is the job URL {sub!r} (with its trailing slash; a multibranch pipeline has one job "
+                "per branch, …/job/<pipeline>/job/<branch>/). Match it exactly with StringEquals, or use StringLike "
+                "with a trailing '*' to allow every branch of a pipeline.",
+            )
+        )
+    hints.append(
+        (
+            40,
+            "Wildcards: a condition value containing '*' or '?' only works under StringLike; StringEquals compares "
+            "the asterisk literally, so 'repo:org/repo:*' under StringEquals never matches.",
+        )
+    )
+    hints += _role_hints(c, 35)
+    return hints
+
+
+def _github_hints(c: _Context) -> list[tuple[int, str]]:
+    cl, sub = c.claims, c.sub or ""
+    repo = cl.get("repository") if isinstance(cl.get("repository"), str) else None
+    hints: list[tuple[int, str]] = []
+    default_shape = re.fullmatch(r"repo:([^:]+):(ref:.+|environment:.+|pull_request)", sub)
+    if sub and not default_shape:
+        hints.append(
+            (
+                75,
+                f"Custom subject: sub is {sub!r}, not GitHub's default 'repo:OWNER/REPO:…' form: the organisation "
+                "or repository customised the subject claim (include_claim_keys). The trust policy's sub condition "
+                "must follow that exact format.",
+            )
+        )
+    if default_shape and "@" in default_shape.group(1):
+        hints.append(
+            (
+                78,
+                f"Immutable subject: sub {sub!r} carries owner and repository IDs ('owner@ID/repo@ID'), GitHub's "
+                "format for repositories created or renamed after 15 July 2026 (or opted in). A condition written "
+                "as 'repo:owner/repo:…' no longer matches it; put the IDs in the policy.",
+            )
+        )
+    if sub.endswith(":pull_request"):
+        hints.append(
+            (
+                85,
+                f"Pull request: this job runs for a pull request, so GitHub sets sub to {sub!r} (no branch name). "
+                "A condition naming refs/heads/… does not match it. Add that exact subject only if pull-request "
+                "jobs should reach this role; pull requests from forks get no ID token (by default).",
+            )
+        )
+    env = cl.get("environment")
+    if isinstance(env, str) and env and ":environment:" in sub:
+        name = repo or "OWNER/REPO"
+        hints.append(
+            (
+                80,
+                f"Environment: the job uses the GitHub environment {env!r}, so sub is {sub!r} instead of "
+                f"'repo:{name}:ref:{cl.get('ref', 'refs/heads/…')}'. Allow that subject, or drop 'environment:' "
+                "from the job.",
+            )
+        )
+    event = cl.get("event_name")
+    if event == "pull_request_target":
+        hints.append(
+            (
+                70,
+                f"pull_request_target: the token carries the base branch's identity (sub {sub!r}) while the job "
+                "handles a pull request, possibly from a fork. A role trusting this subject trusts such runs too: "
+                "keep push rights out of pull_request_target jobs.",
+            )
+        )
+    actor = cl.get("actor")
+    if isinstance(actor, str) and actor.startswith("dependabot"):
+        hints.append(
+            (
+                65,
+                f"Dependabot: this run was started by {actor} (ref {cl.get('ref')!r}). Roles are usually limited "
+                "to your own branches, so Dependabot's branches are refused; that is normally intended.",
+            )
+        )
+    jwr = cl.get("job_workflow_ref")
+    if isinstance(jwr, str) and repo and not jwr.startswith(repo + "/"):
+        hints.append(
+            (
+                50,
+                f"Reusable workflow: the job runs {jwr!r} from another repository, but sub still names the "
+                f"calling repository {repo!r} (unless the organisation added job_workflow_ref to the subject).",
+            )
+        )
+    if cl.get("ref_type") == "tag" and ":ref:refs/tags/" in sub:
+        hints.append(
+            (
+                55,
+                f"Tag: this run is for a tag, so sub is {sub!r}; a condition naming refs/heads/… does not match.",
+            )
+        )
+    return hints
+
+
+def _role_hints(c: _Context, base: int) -> list[tuple[int, str]]:
+    hints: list[tuple[int, str]] = []
+    if c.role_arn and not c.arn:
+        hints.append(
+            (
+                base + 50,
+                f"Role ARN: {c.role_arn!r} is not a role ARN (arn:<partition>:iam::<12-digit account>:role/<name>).",
+            )
+        )
+    elif c.arn and c.partition and c.arn[0] != c.partition:
+        hints.append(
+            (
+                base + 53,
+                f"Partition: the role ARN is in partition {c.arn[0]!r} but the registries are in {c.partition!r}; "
+                "STS of one partition cannot assume a role of another.",
+            )
+        )
+    hints.append(
+        (
+            base,
+            f"Principal: the trust policy must name the OIDC provider registered in the role's own account, "
+            f"Principal.Federated = {c.provider_arn!r}, and allow the action sts:AssumeRoleWithWebIdentity.",
+        )
+    )
+    return hints
+
+
+def _invalid_token_hints(c: _Context) -> list[tuple[int, str]]:
+    msg = c.message.lower()
+    iss = c.claims.get("iss") or "<the token's iss>"
+    register = (
+        f"Provider: register an IAM OIDC provider whose URL is exactly {iss!r} in account {c.account} "
+        f"(partition {c.arn_partition}): aws iam create-open-id-connect-provider --url {iss} --client-id-list "
+        f"{c.audience}. The URL must equal the token's iss, path included"
+    )
+    if c.ci == "github":
+        register += (
+            " (GitHub Enterprise Cloud with a unique issuer uses https://token.actions.githubusercontent.com/<slug>, "
+            "GitHub Enterprise Server https://HOST/_services/token)"
+        )
+    register += "."
+    auds = ", ".join(repr(a) for a in c.auds()) or "<none>"
+    audience = (
+        f"Audience: the token's aud {auds} is not one of the provider's registered audiences (client IDs): add it "
+        f"(aws iam add-client-id-to-open-id-connect-provider), or request the token with audience {c.audience!r}."
+    )
+    reach = (
+        f"Reachability: AWS fetches {iss}/.well-known/openid-configuration and its jwks_uri over the public internet "
+        "(answering within about 5 s, with the certificate chain in order). A self-managed GitLab or Jenkins behind a "
+        "firewall cannot be verified: publish those two documents at a public issuer URL (GitLab 18.1+: "
+        "ci_id_tokens_issuer_url; Jenkins oidc-provider: an alternate issuer URI)."
+    )
+    thumb = (
+        "Thumbprint: if the issuer's TLS certificate is not from a CA AWS trusts and was renewed, update the "
+        "provider's thumbprint list (aws iam update-open-id-connect-provider-thumbprint)."
+    )
+    hints: list[tuple[int, str]] = []
+    if "no openidconnect provider" in msg or "provider found" in msg:
+        hints.append((100, register))
+        hints += _role_hints(c, 60)
+    elif "audience" in msg:
+        hints.append((100, audience))
+        hints += _audience_hints(c, 95)
+    elif "verification key" in msg or "jwks" in msg or "openid configuration" in msg or "connect" in msg:
+        hints.append((100, reach))
+        hints.append((50, thumb))
+    elif "thumbprint" in msg or "certificate" in msg:
+        hints.append((100, thumb))
+        hints.append((60, reach))
+    elif "issuer" in msg:
+        hints.append((100, register))
+    else:
+        hints += [(90, register), (80, audience), (70, reach), (50, thumb)]
+    return hints
+
+
+def _lifetime(c: _Context) -> str:
+    exp, iat = _number(c.claims.get("exp")), _number(c.claims.get("iat"))
+    if exp is None or iat is None or exp <= iat:
+        return ""
+    return f" This token was valid for {_ago(exp - iat)} from its issue time."
+
+
+def _expired_hints(c: _Context) -> list[tuple[int, str]]:
+    hints: list[tuple[int, str]] = []
+    exp = _number(c.claims.get("exp"))
+    if exp is not None and c.now < exp:
+        hints.append(
+            (
+                95,
+                f"Clock: by this machine's clock the token is still valid until {_iso(exp)}, yet AWS found it "
+                "expired. Check the runner's clock (AWS allows only 5 min of skew).",
+            )
+        )
+    if c.ci == "jenkins":
+        hints.append(
+            (
+                90,
+                "Jenkins: the token is minted when the credential is bound (withCredentials) and lives for the "
+                "configured lifetime (default 1 h, Manage Jenkins > Security > OpenID Connect). Bind it right "
+                "before ecr-ci runs, not around a long build.",
+            )
+        )
+    elif c.ci == "gitlab":
+        hints.append(
+            (
+                90,
+                "GitLab: ID tokens are created when the job starts and expire with the job's timeout; a long job "
+                "that logs in late can outlive its token. Log in early in the job, or split the job.",
+            )
+        )
+    elif c.ci == "github":
+        hints.append(
+            (
+                90,
+                "GitHub: ID tokens are short-lived; fetch the token right before the exchange (ecr-ci does, unless "
+                "a token was handed in from an earlier step).",
+            )
+        )
+    hints.append((50, "Request a fresh token and retry: an expired token never becomes valid." + _lifetime(c)))
+    return hints
+
+
+def _rejected_claim_hints(c: _Context) -> list[tuple[int, str]]:
+    hints = _expired_hints(c)
+    nbf = _number(c.claims.get("nbf"))
+    if nbf is not None and c.now < nbf:
+        hints.append((96, f"Clock: the token is not valid before {_iso(nbf)} (nbf); check the runner's clock."))
+    hints.append(
+        (
+            85,
+            "The identity provider reported the claim invalid, expired or revoked: request a new token; if it "
+            "keeps happening, the provider's keys may have been rotated (Jenkins: re-saving an id token "
+            "credential rotates its key pair).",
+        )
+    )
+    return hints
+
+
+def _communication_hints(c: _Context) -> list[tuple[int, str]]:
+    iss = c.claims.get("iss") or "<the issuer>"
+    hints = [
+        (
+            70,
+            "Transient: AWS could not reach the identity provider in time; ecr-ci retries this error with "
+            "backoff. If it persists, it is not transient.",
+        )
+    ]
+    if c.ci in ("gitlab", "jenkins"):
+        hints.append(
+            (
+                90,
+                f"Self-managed issuer: {iss} must be reachable from AWS over the internet with HTTPS "
+                "(/.well-known/openid-configuration and jwks_uri, within about 5 s). GitLab 18.1+ can publish "
+                "these at a public URL (ci_id_tokens_issuer_url); Jenkins' oidc-provider can use an alternate "
+                "issuer URI serving two static files.",
+            )
+        )
+    elif c.ci == "github":
+        hints.append((80, "GitHub: check https://www.githubstatus.com for an Actions incident."))
+    else:
+        hints.append((80, f"Issuer: {iss} must be reachable from AWS over the internet with HTTPS."))
+    return hints
+
+
+def _policy_hints(c: _Context, policy: Mapping[str, Any] | str, details: list[str]) -> list[tuple[int, str]]:
+    from ecr_ci.diagnostics import trust
+
+    try:
+        verdict = trust.evaluate(policy, c.claims, provider=c.provider, partition=c.partition, role_arn=c.role_arn)
+    except Exception as e:  # a broken policy must not hide the original refusal
+        return [(99, f"Trust policy: could not be read ({scrub(str(e))})")]
+    details.append("Trust policy evaluated against these claims:")
+    details += ["  " + line for line in verdict.explain().splitlines()]
+    if verdict.failed:
+        return [(100, f"Trust policy: {verdict.failed[0]}")]
+    if verdict.decision == "explicit deny":
+        return [(100, f"Trust policy: explicitly denied by statement {verdict.statement}")]
+    return []
+
+
+def _suggested_policy(c: _Context) -> list[str]:
+    if not c.sub or not c.provider:
+        return []
+    from ecr_ci.diagnostics import trustgen
+
+    auds = c.auds()
+    audience = c.audience if (c.audience in auds or not auds) else auds[0]
+    policy = trustgen.policy_for_claims(
+        c.claims, account=c.arn[1] if c.arn else "ACCOUNT_ID", partition=c.arn_partition, audience=audience
+    )
+    lines = ["A trust policy that would accept exactly this token (narrow or widen 'sub' to taste):"]
+    lines += ["  " + line for line in json.dumps(policy, indent=2).splitlines()]
+    return lines
