@@ -19,6 +19,7 @@ from ecr_ci.settings import Settings, env_twin, resolve, specs
 
 COMMANDS = {
     "login": "get registry tokens and write them where clients look (docker config by default)",
+    "configure-helper": "write credHelpers entries so docker and podman call docker-credential-ecr-ci",
     "password": "print the registry password alone, for `docker login --username AWS --password-stdin`",
     "token": "print the base64 authorization token alone, for the registry HTTP API (`Authorization: Basic`)",
     "logout": "remove the entries ecr-ci wrote (and put back a credsStore/credHelpers it set aside)",
@@ -27,10 +28,6 @@ COMMANDS = {
 
 # Commands served by modules of their own, imported only when that command runs: (module, help).
 EXTRA = {
-    "configure-helper": (
-        "clients.helper",
-        "write credHelpers entries so docker and podman call docker-credential-ecr-ci",
-    ),
     "doctor": (
         "diagnostics.doctor",
         "explain the identity, role and registries; evaluate a trust policy against the token's claims",
@@ -88,29 +85,59 @@ def say(message: str) -> None:
     print(f"ecr-ci: {message}", file=sys.stderr, flush=True)
 
 
+ADAPTERS = ("github", "gitlab", "jenkins")
+
+
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     env = dict(os.environ) if env is None else env
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["adapter"]:
+        return _adapter(argv[1:], env)
     selected = next((a for a in argv if not a.startswith("-")), None)
     known = selected in COMMANDS or selected in EXTRA
     args = build_parser(selected if known else None).parse_args(argv)
+    debug = getattr(args, "debug", None) == "true" or env.get("ECR_CI_DEBUG", "").strip().lower() == "true"
     try:
+        if debug:
+            from ecr_ci.core import log
+
+            log.enable()
         module = _command_module(args.command)
         if module is not None:
             code: int = module.run(args, env)
             return code
         settings = resolve(vars(args), env, command=args.command)
         return RUNNERS[args.command](settings, env)
-    except EcrCiError as e:
-        say("error: " + e.diagnostics().render().replace("\n", "\n  "))
-        return e.exit_code
     except KeyboardInterrupt:
         return 130
-    except Exception as e:  # a bug, or a failure nobody foresaw: still one line, still no secret
+    except Exception as e:  # EcrCiError, or a bug nobody foresaw: still one block, still no secret
+        return report(e, debug)
+
+
+def report(error: BaseException, debug: bool = False) -> int:
+    """The one place the command line shows a failure: the renderer's text block on stderr; the exit code."""
+    from ecr_ci.diagnostics.render import diagnose, text
+
+    say("error: " + text(diagnose(error)).replace("\n", "\n  "))
+    if debug and not isinstance(error, EcrCiError):
+        import traceback
+
         from ecr_ci.errors import scrub
 
-        say(f"error: unexpected {e.__class__.__name__}: {scrub(str(e))} (please report this as a bug)")
-        return 1
+        sys.stderr.write(scrub("".join(traceback.format_exception(error))))
+    return error.exit_code if isinstance(error, EcrCiError) else 1
+
+
+def _adapter(argv: Sequence[str], env: Mapping[str, str]) -> int:
+    """``ecr-ci adapter <ci>``: the CI adapter of that name (run by action.yml, the GitLab template, ecrLogin)."""
+    import importlib
+
+    if len(argv) != 1 or argv[0] not in ADAPTERS:
+        say(f"error: usage: ecr-ci adapter {{{','.join(ADAPTERS)}}} (got {' '.join(argv) or 'nothing'})")
+        return 2
+    module = importlib.import_module(f"ecr_ci.adapters.{argv[0]}")
+    code: int = module.main(env)
+    return code
 
 
 def _command_module(command: str) -> Any:
@@ -120,10 +147,18 @@ def _command_module(command: str) -> Any:
     return importlib.import_module(f"ecr_ci.{EXTRA[command][0]}") if command in EXTRA else None
 
 
+def _identity(settings: Settings, env: Mapping[str, str]) -> Any:
+    """The token source the ``oidc`` setting selects, and the CI's default session name."""
+    from ecr_ci import ci
+
+    return ci.select(settings, env), ci.session_name(env)
+
+
 def _login(settings: Settings, env: Mapping[str, str]) -> int:
     from ecr_ci.core.flow import login
 
-    result = login(settings, env)
+    source, session = _identity(settings, env)
+    result = login(settings, env, source, session_name=session)
     o = result.obtained
     via = f"role {o.role_arn} (session {o.session_name})" if o.role_arn else "the AWS credential chain"
     say(f"identity: {o.identity_source} → {via}")
@@ -148,7 +183,8 @@ def _one_group(settings: Settings, env: Mapping[str, str], what: str) -> Any:
             f"registries: {what} prints one secret, but these registries need {len(groups)} different tokens "
             "(give registries of one region and type)"
         )
-    return get_auths(settings, env, p).auths[0]
+    source, session = _identity(settings, env)
+    return get_auths(settings, env, source, p, session_name=session).auths[0]
 
 
 def _password(settings: Settings, env: Mapping[str, str]) -> int:
@@ -177,7 +213,43 @@ def _logout(settings: Settings, env: Mapping[str, str]) -> int:
     return 0
 
 
-RUNNERS = {"login": _login, "password": _password, "token": _token, "logout": _logout}
+def _configure_helper(settings: Settings, env: Mapping[str, str]) -> int:
+    """``configure-helper``: credHelpers entries so that docker and podman call docker-credential-ecr-ci."""
+    import shutil
+
+    from ecr_ci.clients.helper import EXECUTABLE, HELPER, configure
+    from ecr_ci.core import registries
+
+    hosts = [r.host for r in registries.parse_all(settings.registries, settings.region)]
+    result, notes = configure(hosts, env, settings.docker_config)
+    for host in result.hosts:
+        say(f"credHelpers[{host}] = {HELPER!r} in {result.path}: docker calls {EXECUTABLE} for it")
+    for note in notes:
+        say(note)
+    say(
+        "podman, buildah and skopeo use these entries too, unless their own auth file (REGISTRY_AUTH_FILE, else "
+        "${XDG_RUNTIME_DIR}/containers/auth.json) has an entry for the host, which wins"
+    )
+    say(
+        f"{EXECUTABLE} reads its settings from ECR_CI_* variables in the client's environment (ECR_CI_ROLE_ARN, "
+        "ECR_CI_OIDC, ...); without them it uses the AWS credential chain. Tokens are cached until half their "
+        "lifetime (ECR_CI_CACHE_DIR)"
+    )
+    if shutil.which(EXECUTABLE, path=env.get("PATH")) is None:
+        say(
+            f'warning: {EXECUTABLE} is not on PATH, so docker will fail for these hosts with "executable file not '
+            'found" (install ecr-ci where the client runs, e.g. `pip install ecr-ci`, or add its bin directory to PATH)'
+        )
+    return 0
+
+
+RUNNERS = {
+    "login": _login,
+    "password": _password,
+    "token": _token,
+    "logout": _logout,
+    "configure-helper": _configure_helper,
+}
 
 
 def main_entry() -> None:

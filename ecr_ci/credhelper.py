@@ -86,7 +86,9 @@ def main(
         from ecr_ci.errors import EcrCiError, scrub
 
         if isinstance(e, EcrCiError):
-            rendered = e.diagnostics().render().replace("\n", "\n  ")
+            from ecr_ci.diagnostics.render import diagnose, text
+
+            rendered = text(diagnose(e)).replace("\n", "\n  ")
             return _fail(f"{NAME}: {e}", f"{NAME}: {rendered}", stdout, stderr)
         # A bug, not a verdict on the credentials: say so rather than pretend "not found".
         message = f"{NAME}: unexpected error ({e.__class__.__name__}: {scrub(str(e))[:300]})"
@@ -136,12 +138,13 @@ def get(server_url: str, env: Mapping[str, str], *, now: float | None = None, st
 
 
 def _auth(registry: Any, env: Mapping[str, str], now: float | None, stderr: IO[str]) -> Any:
+    from ecr_ci import ci
     from ecr_ci._record import replace
     from ecr_ci.core.flow import get_auths
     from ecr_ci.settings import resolve
 
     settings = replace(resolve({}, env, command="password"), registries=[registry.host])
-    obtained = get_auths(settings, env, now=now)
+    obtained = get_auths(settings, env, ci.select(settings, env), session_name=ci.session_name(env), now=now)
     for warning in obtained.warnings:
         stderr.write(f"{NAME}: warning: {warning}\n")
     return obtained.auths[0]

@@ -26,80 +26,99 @@ def scrub(text: str) -> str:
 
 @record
 class Diagnostics:
-    """Structured, secret-free context for a failure, rendered by each adapter in its platform's way.
+    """Structured, secret-free context for a failure; :mod:`ecr_ci.diagnostics.render` turns it into text or
+    Markdown, and each adapter shows that its platform's way.
 
-    ``claims`` are the identity token's unverified claims (never the token or its signature),
-    ``condition_keys`` maps IAM condition keys (``token.actions.githubusercontent.com:sub``) to the value they
-    would be matched as, ``hints`` are the likely causes, most likely first, and ``details`` are longer supporting
-    lines (a trust-policy evaluation, a suggested policy), rendered last.
+    ``code`` is a stable cause code (``input.invalid``, ``github.no-id-token-permission``, ``sts.access-denied``,
+    …: docs/architecture.md lists them) that adapters and scripts may branch on instead of parsing prose.
+    ``claims`` are the identity token's unverified claims (never the token or its signature), ``condition_keys``
+    maps IAM condition keys (``token.actions.githubusercontent.com:sub``) to the value they would be matched as,
+    ``hints`` are the likely causes, most likely first, ``details`` are longer supporting lines (a trust-policy
+    evaluation, a suggested policy), rendered last, and ``fields`` are the failure's facts by name (the setting and
+    how the user spelled it, the role ARN, the STS error code, …).
     """
 
     summary: str
+    code: str = "error"
     claims: dict[str, object] = field(default_factory=dict)
     condition_keys: dict[str, object] = field(default_factory=dict)
     hints: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
-
-    def render(self) -> str:
-        """Plain text block: what GitLab, Jenkins and a terminal show."""
-        lines = [self.summary]
-        if self.claims:
-            lines.append("Identity token claims (unverified, for debugging):")
-            lines += [f"  {k}: {_show(v)}" for k, v in self.claims.items()]
-        if self.condition_keys:
-            lines.append("They are matched in the role's trust policy as:")
-            lines += [f"  {k} = {_show(v)}" for k, v in self.condition_keys.items()]
-        if self.hints:
-            lines.append("Likely cause:" if len(self.hints) == 1 else "Likely causes:")
-            lines += [f"  - {h}" for h in self.hints]
-        # Last: details can be long (a suggested trust policy) and must not push the claims out of view.
-        lines += [f"  {d}" for d in self.details]
-        return "\n".join(lines)
-
-
-def _show(value: object) -> str:
-    if isinstance(value, (list, tuple)):
-        return ", ".join(repr(v) if isinstance(v, str) else str(v) for v in value)
-    return repr(value) if isinstance(value, str) else str(value)
+    fields: dict[str, object] = field(default_factory=dict)
 
 
 class EcrCiError(Exception):
-    """Base of every error ecr-ci raises on purpose. ``exit_code`` is what the command line exits with."""
+    """Base of every error ecr-ci raises on purpose. ``exit_code`` is what the command line exits with, ``code``
+    the default cause code of the class (an instance may carry a more precise one)."""
 
     exit_code = 1
+    code = "error"
 
-    def __init__(self, message: str, *, diagnostics: Diagnostics | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        diagnostics: Diagnostics | None = None,
+        **fields: object,
+    ) -> None:
         super().__init__(scrub(message))
-        if diagnostics is not None:
-            diagnostics.summary = scrub(diagnostics.summary)
-            diagnostics.details = [scrub(d) for d in diagnostics.details]
+        if code is not None:
+            self.code = code
+        elif diagnostics is not None and diagnostics.code != "error":
+            self.code = diagnostics.code
+        self.fields = fields
         self._diagnostics = diagnostics
 
     def diagnostics(self) -> Diagnostics:
-        """The secret-free context of this failure; at least the one-line message."""
-        return self._diagnostics or Diagnostics(summary=str(self))
+        """The secret-free context of this failure (a new record: the caller's is never changed); at least the
+        one-line message and the cause code."""
+        d = self._diagnostics
+        if d is None:
+            return Diagnostics(summary=str(self), code=self.code, fields=dict(self.fields))
+        return Diagnostics(
+            summary=scrub(d.summary),
+            code=self.code,
+            claims=dict(d.claims),
+            condition_keys=dict(d.condition_keys),
+            hints=[scrub(h) for h in d.hints],
+            details=[scrub(x) for x in d.details],
+            fields={**d.fields, **self.fields},
+        )
 
 
 class ConfigError(EcrCiError):
-    """A setting, flag, environment twin or input file is invalid: raised before any network call (exit 2)."""
+    """A setting, flag, environment twin, adapter input or input file is invalid: raised before any network call
+    (exit 2)."""
 
     exit_code = 2
+    code = "input.invalid"
 
 
 class IdentityTokenError(EcrCiError):
     """The CI's OIDC identity token could not be obtained: missing permission, undeclared variable, bad file,
     or the token endpoint failed (exit 1)."""
 
+    code = "identity.failed"
+
 
 class AwsError(EcrCiError):
     """An AWS call failed for a reason other than trust: throttling past the deadline, a 5xx, a network error,
     or a permission such as ``ecr:GetAuthorizationToken`` missing (exit 1)."""
 
+    code = "aws.failed"
+
 
 class TrustError(AwsError):
     """STS refused the identity token: AccessDenied, InvalidIdentityToken, ExpiredToken, IDPRejectedClaim, or
-    IDPCommunicationError past the deadline. Carries the token's claims and a likely cause (exit 1)."""
+    IDPCommunicationError past the deadline (exit 1). Its ``fields`` hold what an explanation needs (STS's error
+    code and message, the role, the audience and partition expected, the token's source and unverified claims);
+    :func:`ecr_ci.diagnostics.render.diagnose` turns them into the claims, condition keys and likely causes."""
+
+    code = "sts.refused"
 
 
 class SinkError(EcrCiError):
     """A credential file could not be read, merged or written; the existing file is left untouched (exit 1)."""
+
+    code = "sink.failed"

@@ -99,12 +99,35 @@ class Settings:
     cache: bool = True
     cache_dir: str | None = None
     json: bool = False
-    # Where each non-default value came from ("--duration", "ECR_CI_DURATION", …), for error messages.
+    debug: bool = False
+    # Where each non-default value came from ("--duration", "ECR_CI_DURATION", "input role-to-assume", …), and
+    # which surface the user writes settings on (``cli``, ``github``, ``gitlab``, ``jenkins``): for error messages.
     origin: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    surface: str = field(default="cli", compare=False, repr=False)
 
     def where(self, name: str) -> str:
-        """How the user set ``name``: the flag or variable that gave its value, else the setting's flag name."""
-        return self.origin.get(name) or specs()[name].get("cli", name)
+        """How the user set ``name``: the flag, input or variable that gave its value, else its :meth:`label`."""
+        return self.origin.get(name) or self.label(name)
+
+    def label(self, name: str) -> str:
+        """The setting as the user writes it on this surface: ``--role-arn``, ``role-to-assume``, ``roleArn``."""
+        return label(name, self.surface)
+
+    def fix(self, name: str) -> str:
+        """Where to change the setting on this surface, for error messages (``set --role-arn or …``)."""
+        return describe_fix(name, self.surface)
+
+
+# How each surface names its settings in messages.
+SURFACES = {"cli": "flag", "github": "action input", "gitlab": "component input", "jenkins": "ecrLogin argument"}
+
+
+def label(name: str, surface: str = "cli") -> str:
+    """``name`` as written on ``surface``: its flag, adapter input name, or the setting name itself."""
+    spec = specs()[name]
+    if surface == "cli":
+        return str(spec.get("cli", name))
+    return str(spec.get("names", {}).get(surface) or env_twin(name))
 
 
 def _types(spec: Mapping[str, Any]) -> list[str]:
@@ -113,10 +136,14 @@ def _types(spec: Mapping[str, Any]) -> list[str]:
 
 
 def _coerce(name: str, raw: object, source: str) -> object:
-    """Turn a flag's or variable's string into the setting's type; JSON-typed values pass through."""
+    return coerce(specs()[name], raw, source)
+
+
+def coerce(spec: Mapping[str, Any], raw: object, source: str) -> object:
+    """Turn a flag's, input's or variable's string into the type ``spec`` declares; JSON-typed values pass through."""
     if not isinstance(raw, str):
         return raw
-    types = _types(specs()[name])
+    types = _types(spec)
     text = raw.strip()
     if "null" in types and text == "":
         return None
@@ -199,13 +226,18 @@ def fast_valid(schema_: Mapping[str, Any], value: object) -> bool | None:
     return True
 
 
-def _check(name: str, value: object, source: str) -> None:
-    if fast_valid(specs()[name]["schema"], value):
+def _check(name: str, value: object, source: str, surface: str = "cli") -> None:
+    check(specs()[name], value, source, describe_fix(name, surface), name)
+
+
+def check(spec: Mapping[str, Any], value: object, source: str, fix: str, name: str = "") -> None:
+    """Raise :class:`ConfigError` naming ``source``, the value, the rule and ``fix`` unless ``value`` fits ``spec``."""
+    if fast_valid(spec["schema"], value):
         return
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import best_match
 
-    error = best_match(Draft202012Validator(specs()[name]["schema"]).iter_errors(value))
+    error = best_match(Draft202012Validator(spec["schema"]).iter_errors(value))
     if error is not None:
         rule = error.message
         if error.validator == "pattern":
@@ -213,16 +245,24 @@ def _check(name: str, value: object, source: str) -> None:
         elif error.validator == "enum":
             rule = "must be one of " + ", ".join(map(str, error.validator_value))
         elif error.validator in ("minimum", "maximum"):
-            lo, hi = specs()[name]["schema"].get("minimum"), specs()[name]["schema"].get("maximum")
+            lo, hi = spec["schema"].get("minimum"), spec["schema"].get("maximum")
             rule = f"must be between {lo} and {hi}"
         shown = error.instance if error.instance is not value else value
-        raise ConfigError(f"settings: {source} = {shown!r} is invalid ({rule}; {describe_fix(name)})")
+        raise ConfigError(
+            f"settings: {source} = {shown!r} is invalid ({rule}; {fix})",
+            setting=name,
+            input=source,
+        )
 
 
-def describe_fix(name: str) -> str:
-    """Where to change a setting, for error messages."""
+def describe_fix(name: str, surface: str = "cli") -> str:
+    """Where to change a setting on ``surface``, for error messages."""
     spec = specs()[name]
-    return f"set {spec.get('cli', '')} or {env_twin(name)}".replace("set  or", "set")
+    fallbacks = [env_twin(name), *spec.get("fallback_env", [])]
+    if surface != "cli" and spec.get("names", {}).get(surface):
+        return f"set the {SURFACES[surface]} {spec['names'][surface]}"
+    names = [spec["cli"], *fallbacks] if "cli" in spec else fallbacks
+    return "set " + (", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0])
 
 
 def resolve(
@@ -230,11 +270,14 @@ def resolve(
     env: Mapping[str, str] | None = None,
     *,
     command: str | None = None,
+    surface: str = "cli",
 ) -> Settings:
     """Build :class:`Settings` from flags (``None`` = not given) and an environment mapping.
 
     ``env`` is passed in, never read from the process: the caller decides what the environment is.
-    Only settings that ``command`` takes are read; the others keep their defaults.
+    Only settings that ``command`` takes are read; the others keep their defaults. ``surface`` says what the
+    ``flags`` are (``cli``: command-line flags; ``github``/``gitlab``/``jenkins``: that adapter's inputs), so that
+    every error names the setting as the user wrote it.
     """
     flags = flags or {}
     env = env or {}
@@ -246,7 +289,9 @@ def resolve(
         raw: object = None
         source = ""
         if flags.get(name) not in (None, []):
-            raw, source = flags[name], spec.get("cli", name)
+            raw, source = flags[name], label(name, surface)
+            if surface != "cli":
+                source = f"{SURFACES[surface]} {source}"
             if isinstance(raw, list):  # repeated flags, each possibly comma-separated
                 raw = ",".join(str(r) for r in raw)
         else:
@@ -258,7 +303,7 @@ def resolve(
             value = _coerce(name, raw, source)
             if value is None:
                 continue
-            _check(name, value, source)
+            _check(name, value, source, surface)
             values[name] = value
             origin[name] = source
-    return Settings(**values, origin=origin)  # type: ignore[arg-type]
+    return Settings(**values, origin=origin, surface=surface)  # type: ignore[arg-type]

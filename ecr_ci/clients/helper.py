@@ -13,13 +13,9 @@ replace and 0600 mode as every other write (``sinks``), and explains on stderr w
 
 from __future__ import annotations
 
-import argparse
-import shutil
 from collections.abc import Mapping
 
 from ecr_ci.clients import sinks
-from ecr_ci.core import registries
-from ecr_ci.settings import resolve
 
 HELPER = sinks.HELPER_NAME  # credHelpers value "ecr-ci" → executable docker-credential-ecr-ci
 EXECUTABLE = f"docker-credential-{HELPER}"
@@ -55,31 +51,3 @@ def configure(
             )
         sinks.write_json(t.path, data)
     return result, notes
-
-
-def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    """The ``configure-helper`` command (``cli.py`` dispatches here)."""
-    from ecr_ci.cli import say
-
-    settings = resolve(vars(args), env, command="configure-helper")
-    hosts = [r.host for r in registries.parse_all(settings.registries, settings.region)]
-    result, notes = configure(hosts, env, settings.docker_config)
-    for host in result.hosts:
-        say(f"credHelpers[{host}] = {HELPER!r} in {result.path}: docker calls {EXECUTABLE} for it")
-    for note in notes:
-        say(note)
-    say(
-        "podman, buildah and skopeo use these entries too, unless their own auth file (REGISTRY_AUTH_FILE, else "
-        "${XDG_RUNTIME_DIR}/containers/auth.json) has an entry for the host, which wins"
-    )
-    say(
-        f"{EXECUTABLE} reads its settings from ECR_CI_* variables in the client's environment (ECR_CI_ROLE_ARN, "
-        "ECR_CI_OIDC, ...); without them it uses the AWS credential chain. Tokens are cached until half their "
-        "lifetime (ECR_CI_CACHE_DIR)"
-    )
-    if shutil.which(EXECUTABLE, path=env.get("PATH")) is None:
-        say(
-            f'warning: {EXECUTABLE} is not on PATH, so docker will fail for these hosts with "executable file not '
-            'found" (install ecr-ci where the client runs, e.g. `pip install ecr-ci`, or add its bin directory to PATH)'
-        )
-    return 0

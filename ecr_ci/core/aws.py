@@ -8,99 +8,16 @@ errors), never sleeping after the last attempt.
 
 from __future__ import annotations
 
-import base64
-import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timezone
-from typing import Any, TypeVar
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from ecr_ci import __version__
 from ecr_ci.core.identity import IdentityToken
+from ecr_ci.core.retry import TRUST_CODES, call, describe, error_code
 from ecr_ci.errors import AwsError, EcrCiError, TrustError, scrub
-from ecr_ci.models import Credentials, Registry, RegistryAuth
-
-T = TypeVar("T")
-
-RETRY_CODES = {
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestLimitExceeded",
-    "TooManyRequestsException",
-    "RequestThrottled",
-    "RequestThrottledException",
-    "SlowDown",
-    "IDPCommunicationError",
-    "IDPCommunicationErrorException",
-    "InternalFailure",
-    "InternalError",
-    "ServiceUnavailable",
-    "ServiceUnavailableException",
-}
-TRUST_CODES = {
-    "AccessDenied",
-    "InvalidIdentityToken",
-    "ExpiredToken",
-    "IDPRejectedClaim",
-    "IDPCommunicationError",
-    "ExpiredTokenException",
-}
-
-
-def _code(e: BaseException) -> tuple[str, int]:
-    response = getattr(e, "response", None) or {}
-    code = str(response.get("Error", {}).get("Code", ""))
-    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-    return code, status
-
-
-def retryable(e: Exception) -> bool:
-    """Throttling, 5xx, connection trouble and IdP hiccups are worth another attempt; nothing else is."""
-    if isinstance(e, EcrCiError):  # already judged (bad input, a trust failure…)
-        return False
-    if getattr(e, "connection", False):
-        return True
-    if isinstance(getattr(e, "response", None), dict):  # botocore's ClientError, or sts.StsError
-        code, status = _code(e)
-        return code in RETRY_CODES or status >= 500
-    from botocore.exceptions import ConnectionError, HTTPClientError
-
-    return isinstance(e, (ConnectionError, HTTPClientError))
-
-
-def call(
-    fn: Callable[[], T],
-    *,
-    end: float,
-    what: str,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-    give_up: type[EcrCiError] = AwsError,
-) -> T:
-    """Run ``fn`` until it succeeds, fails for good, or the deadline (a ``clock()`` value, ``end``) passes; then
-    raise ``give_up`` (AwsError, or the caller's own kind, e.g. IdentityTokenError for a token endpoint)."""
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return fn()
-        except Exception as e:
-            if not retryable(e):
-                raise
-            pause = random.uniform(0, min(10.0, 0.25 * 2**attempt))  # full jitter
-            if clock() + pause >= end or attempt >= 12:
-                raise give_up(f"{what}: gave up after {attempt} attempts ({_describe(e)})") from e
-            sleep(pause)
-
-
-def _describe(e: BaseException) -> str:
-    code, status = _code(e)
-    if code:
-        return f"{code}, HTTP {status}" if status else code
-    return str(e) if getattr(e, "connection", False) else e.__class__.__name__
-
+from ecr_ci.models import Credentials
 
 _session: Any = None
 _session_lock = threading.Lock()
@@ -216,17 +133,17 @@ def assume_role_with_web_identity(
         if not isinstance(e, AwsError):
             raise
         cause = e.__cause__
-        code = _code(cause)[0] if cause is not None else ""
+        code = error_code(cause)[0] if cause is not None else ""
         if code in ("IDPCommunicationError", "IDPCommunicationErrorException"):
             raise _trust_error("IDPCommunicationError", str(e), token, role_arn, audience, partition) from e
         raise
     except Exception as e:
-        code, _ = _code(e)
+        code, _ = error_code(e)
         if code in TRUST_CODES:
             message = getattr(e, "response", {}).get("Error", {}).get("Message", "")
             raise _trust_error(code, message, token, role_arn, audience, partition) from e
         raise AwsError(
-            f"sts:AssumeRoleWithWebIdentity: failed for {role_arn} ({_describe(e)}: {_safe_message(e)})"
+            f"sts:AssumeRoleWithWebIdentity: failed for {role_arn} ({describe(e)}: {_safe_message(e)})"
         ) from e
 
 
@@ -238,29 +155,36 @@ def _safe_message(e: Exception) -> str:
 def _trust_error(
     code: str, message: str, token: IdentityToken, role_arn: str, audience: str | None, partition: str | None
 ) -> TrustError:
-    code = {"ExpiredTokenException": "ExpiredToken"}.get(code, code)
-    summary = f"sts:AssumeRoleWithWebIdentity: {code} for {role_arn} ({_safe_message(Exception(message))})"
-    try:
-        from ecr_ci.diagnostics.claims import decode_claims, explain
+    """STS's refusal with the facts that explain it (the renderer, :mod:`ecr_ci.diagnostics.render`, explains)."""
+    from ecr_ci.core.jwt import decode_claims
 
-        claims: dict[str, Any] | None
-        try:
-            claims = decode_claims(token.token)
-        except Exception:
-            claims = None
-        diagnostics = explain(
-            code,
-            _safe_message(Exception(message)),
-            claims,
-            audience_expected=audience,
-            role_arn=role_arn,
-            partition=partition,
-            ci=token.source,
-        )
-        diagnostics.summary = summary
-    except ImportError:  # pragma: no cover - claims ships with the package
-        diagnostics = None
-    return TrustError(summary, diagnostics=diagnostics)
+    code = {"ExpiredTokenException": "ExpiredToken"}.get(code, code)
+    aws_message = _safe_message(Exception(message))
+    summary = f"sts:AssumeRoleWithWebIdentity: {code} for {role_arn} ({aws_message})"
+    try:
+        claims: dict[str, Any] | None = decode_claims(token.token)
+    except EcrCiError:
+        claims = None
+    return TrustError(
+        summary,
+        code=_TRUST_CAUSES.get(code, "sts.refused"),
+        sts_code=code,
+        sts_message=aws_message,
+        role_arn=role_arn,
+        audience=audience,
+        partition=partition,
+        source=token.source,
+        claims=claims,
+    )
+
+
+_TRUST_CAUSES = {
+    "AccessDenied": "sts.access-denied",
+    "InvalidIdentityToken": "sts.invalid-token",
+    "ExpiredToken": "sts.expired-token",
+    "IDPRejectedClaim": "sts.rejected-claim",
+    "IDPCommunicationError": "sts.idp-unreachable",
+}
 
 
 def ambient_credentials() -> Credentials:
@@ -304,77 +228,29 @@ def assume_role(
     except AwsError:
         raise
     except Exception as e:
-        raise AwsError(f"sts:AssumeRole: failed for {role_arn} ({_describe(e)}: {_safe_message(e)})") from e
+        raise AwsError(f"sts:AssumeRole: failed for {role_arn} ({describe(e)}: {_safe_message(e)})") from e
     c = response["Credentials"]
     return Credentials(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"], c["Expiration"], role_arn=role_arn)
 
 
-def _split(token_b64: str) -> tuple[str, str]:
-    user, _, password = base64.b64decode(token_b64).decode("utf-8").partition(":")
-    return user, password
+def caller_arn(creds: Any, region: str, end: float) -> str:
+    """The ARN of the credential chain's identity (``sts:GetCallerIdentity``; needs no permission)."""
+    return str(_caller_identity(creds, region, end)["Arn"])
 
 
-def _as_utc(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    return datetime.fromtimestamp(float(value), tz=timezone.utc)
+def caller_account(creds: Any, region: str, end: float) -> str:
+    """The account of the credential chain's identity (``sts:GetCallerIdentity``; needs no permission)."""
+    return str(_caller_identity(creds, region, end)["Account"])
 
 
-def _client_for(registries: list[Registry], credentials: Credentials, end: float | None = None) -> Any:
-    first = registries[0]
-    return client("ecr-public" if first.public else "ecr", first.region, credentials, first.variant, end)
-
-
-def fetch_group(
-    registries: list[Registry], credentials: Credentials, end: float, api: Any = None
-) -> list[RegistryAuth]:
-    """One GetAuthorizationToken call for registries sharing (partition, region, variant); no ``registryIds``."""
-    first = registries[0]
-    service = "ecr-public" if first.public else "ecr"
-    where = f"{service}:GetAuthorizationToken in {first.region}"
-    api = api or _client_for(registries, credentials, end)
+def _caller_identity(creds: Any, region: str, end: float) -> Any:
+    sts = client("sts", region, creds, end=end)
     try:
-        response = call(api.get_authorization_token, end=end, what=where)
+        return call(sts.get_caller_identity, end=end, what="sts:GetCallerIdentity")
     except AwsError:
         raise
     except Exception as e:
-        code, status = _code(e)
-        hint = ""
-        if code in ("AccessDeniedException", "AccessDenied", "403") or status == 403:
-            action = (
-                "ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken"
-                if first.public
-                else "ecr:GetAuthorizationToken"
-            )
-            hint = f'; allow {action} on Resource "*" for {credentials.role_arn or "these credentials"}'
-        raise AwsError(f"{where}: failed ({_describe(e)}: {_safe_message(e)}{hint})") from e
-    data = response["authorizationData"]
-    item = data if isinstance(data, dict) else data[0]
-    user, password = _split(item["authorizationToken"])
-    expires = _as_utc(item["expiresAt"])
-    if credentials.expiration is not None:
-        expires = min(expires, _as_utc(credentials.expiration))
-    return [RegistryAuth(r.host, user, password, expires, r.public) for r in registries]
-
-
-def prepare(groups: dict[Any, list[Registry]]) -> None:
-    """Import botocore and load what the ECR clients need, before the credentials exist (see :mod:`ecr_ci.core.sts`).
-
-    Building one throw-away client fills the session's loader caches; the real clients then take milliseconds.
-    """
-    first = next(iter(groups.values()))
-    _client_for(first, Credentials("ASIAPREPARE", "unused", "unused"))
-
-
-def fetch_all(groups: dict[Any, list[Registry]], credentials: Credentials, end: float) -> list[RegistryAuth]:
-    """All groups concurrently, one call each; results in the order of the groups."""
-    items = list(groups.values())
-    if len(items) == 1:
-        return fetch_group(items[0], credentials, end)
-    from concurrent.futures import ThreadPoolExecutor
-
-    # Clients are made here, one thread: botocore's session is not safe to create clients from concurrently.
-    apis = [_client_for(regs, credentials, end) for regs in items]
-    with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
-        results = list(pool.map(lambda regs, api: fetch_group(regs, credentials, end, api), items, apis))
-    return [auth for group in results for auth in group]
+        raise AwsError(
+            f"sts:GetCallerIdentity: failed in {region} ({e.__class__.__name__}; the token cache keys the AWS "
+            "credential chain on the caller's identity)"
+        ) from e

@@ -95,13 +95,19 @@ def identity_scope(token: str | None) -> str:
     if token is None:
         return "aws-credential-chain"
     try:
-        from ecr_ci.diagnostics.claims import decode_claims
+        from ecr_ci.core.jwt import decode_claims
 
         claims = {k: v for k, v in decode_claims(token).items() if k not in VOLATILE_CLAIMS}
         material = json.dumps(claims, sort_keys=True, separators=(",", ":"), default=str)
     except Exception:  # undecodable: STS will refuse it; never share an entry with anything else
         material = "raw:" + token
     return "oidc:" + hashlib.sha256(material.encode()).hexdigest()
+
+
+def local_scope(facts: str) -> str:
+    """The identity part of a key from a token source's local facts (:attr:`TokenSource.scope`): a hit is decided
+    without requesting a token, and the facts (the job's own request credentials, say) never reach another job."""
+    return "local:" + hashlib.sha256(facts.encode()).hexdigest()
 
 
 def scope(identity: str, env: Mapping[str, str], policy: str | None = None, policy_arns: Sequence[str] = ()) -> str:
@@ -605,29 +611,3 @@ def _with_hosts(entry: Entry, hosts: Iterable[str]) -> Entry:
 
 def _iso(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-
-
-def caller_arn(creds: Any, region: str, end: float) -> str:
-    """The ARN of the credential chain's identity (``sts:GetCallerIdentity``; needs no permission)."""
-    return str(_caller_identity(creds, region, end)["Arn"])
-
-
-def caller_account(creds: Any, region: str, end: float) -> str:
-    """The account of the credential chain's identity (``sts:GetCallerIdentity``; needs no permission)."""
-    return str(_caller_identity(creds, region, end)["Account"])
-
-
-def _caller_identity(creds: Any, region: str, end: float) -> Any:
-    from ecr_ci.core import aws
-    from ecr_ci.errors import AwsError
-
-    sts = aws.client("sts", region, creds, end=end)
-    try:
-        return aws.call(sts.get_caller_identity, end=end, what="sts:GetCallerIdentity")
-    except AwsError:
-        raise
-    except Exception as e:
-        raise AwsError(
-            f"sts:GetCallerIdentity: failed in {region} ({e.__class__.__name__}; the token cache keys the AWS "
-            "credential chain on the caller's identity)"
-        ) from e

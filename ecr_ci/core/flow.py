@@ -11,15 +11,14 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 
 from ecr_ci._record import field, record
-from ecr_ci.core import identity, registries
+from ecr_ci.core import registries
+from ecr_ci.core.identity import IdentityToken, TokenSource, fallback_session_name
 from ecr_ci.errors import ConfigError
 from ecr_ci.models import Credentials, Registry, RegistryAuth
 from ecr_ci.settings import Settings
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on a credential-helper cache hit
 if TYPE_CHECKING:  # sinks is imported where files are written: a credential-helper cache hit writes none
-    from typing import Any
-
     from ecr_ci.clients import sinks
 
 CHINA_AUDIENCE = "sts.amazonaws.com.cn"
@@ -102,41 +101,26 @@ def plan(settings: Settings) -> Plan:
     return Plan(regs, partition, sts_region or registries.PUBLIC_REGION, audience)
 
 
-def identity_token(settings: Settings, env: Mapping[str, str], p: Plan, end: float) -> identity.IdentityToken | None:
-    """The identity token the settings select (``None``: use the standard AWS credential chain)."""
-    return identity.select(
-        settings.oidc,
-        env,
-        audience=p.audience,
-        token_file=settings.token_file,
-        token_variable=settings.token_variable,
-        deadline=max(1.0, end - time.monotonic()),
-    )
-
-
-_SELECT: Any = object()
-
-
 def credentials(
     settings: Settings,
     env: Mapping[str, str],
     p: Plan,
     end: float,
-    token: identity.IdentityToken | None = _SELECT,
+    token: IdentityToken | None,
+    session_name: str,
     base: Credentials | None = None,
 ) -> tuple[Credentials, str, str | None]:
-    """AWS credentials for the plan: web identity when a token is found (or given), else the standard chain
-    (``base``, when the caller already resolved it)."""
+    """AWS credentials for the plan: web identity with ``token``, else the standard chain (``base``, when the
+    caller already resolved it), assuming ``role_arn`` when set. Returns (credentials, identity source, session)."""
     from ecr_ci.core import aws
 
-    if token is _SELECT:
-        token = identity_token(settings, env, p, end)
-    session_name = settings.session_name or identity.default_session_name(env)
     if token is not None:
         if not settings.role_arn:
             raise ConfigError(
-                f"role_arn: not set, but an identity token was found ({token.source}, {token.origin}); set --role-arn, "
-                "ECR_CI_ROLE_ARN or AWS_ROLE_ARN to the role to assume"
+                f"{settings.label('role_arn')}: not set, but an identity token was found ({token.source}, "
+                f"{token.origin}); {settings.fix('role_arn')} to the role to assume",
+                code="input.missing",
+                setting="role_arn",
             )
         creds = aws.assume_role_with_web_identity(
             token,
@@ -168,13 +152,33 @@ def credentials(
     return creds, "aws-credential-chain", session_name
 
 
-def get_auths(settings: Settings, env: Mapping[str, str], p: Plan | None = None, *, now: float | None = None) -> Auths:
+def session_name_for(settings: Settings, source: TokenSource | None, default: str | None = None) -> str:
+    """The role session name: the setting, else the token source's, else the caller's default, else a timestamp."""
+    return (
+        settings.session_name
+        or (source.session_name if source is not None else None)
+        or default
+        or fallback_session_name()
+    )
+
+
+def get_auths(
+    settings: Settings,
+    env: Mapping[str, str],
+    source: TokenSource | None,
+    p: Plan | None = None,
+    *,
+    session_name: str | None = None,
+    now: float | None = None,
+) -> Auths:
     """Registry logins for every requested registry: fresh tokens from the cache (:mod:`ecr_ci.core.cache`), the rest
-    with one token call per (partition, region, variant). ``now`` fixes the cache's clock (tests).
+    with one token call per (partition, region, variant). ``source`` gives the identity token (``None``: the AWS
+    credential chain); ``session_name`` is the caller's default session name; ``now`` fixes the cache's clock.
 
     Unless the cache may answer, a thread imports botocore and prepares the ECR clients while this thread does the
     identity exchange (token request and STS, plain HTTPS): start-up cost and network latency overlap instead of
-    adding up. When the cache may answer, botocore is not imported at all on a hit.
+    adding up. When the cache may answer, botocore is not imported at all on a hit; when the source names its
+    presenter from local facts (``source.scope``), a hit does not even request an identity token.
     """
     import contextlib
 
@@ -183,6 +187,7 @@ def get_auths(settings: Settings, env: Mapping[str, str], p: Plan | None = None,
     p = p or plan(settings)
     end = time.monotonic() + settings.deadline
     groups = registries.group(p.registries)
+    session = session_name_for(settings, source, session_name)
     tc: cache.TokenCache = cache.NoCache(now)
     if settings.cache:
         tc = cache.TokenCache(cache.cache_dir_str(settings.cache_dir, env), now=now)
@@ -191,45 +196,58 @@ def get_auths(settings: Settings, env: Mapping[str, str], p: Plan | None = None,
         if not tc.may_serve(settings.role_arn, groups):
             from concurrent.futures import ThreadPoolExecutor
 
-            from ecr_ci.core import aws
+            from ecr_ci.core import aws, ecr
 
-            warm = stack.enter_context(ThreadPoolExecutor(max_workers=1)).submit(aws.prepare, groups)
+            warm = stack.enter_context(ThreadPoolExecutor(max_workers=1)).submit(ecr.prepare, groups)
 
         def fetch(todo: dict[tuple[str, str, str, bool], list[Registry]], creds: Credentials) -> list[RegistryAuth]:
-            from ecr_ci.core import aws
+            from ecr_ci.core import ecr
 
             if warm is not None:
                 warm.result()
-            return aws.fetch_all(todo, creds, end)
+            return ecr.fetch_all(todo, creds, end)
 
-        token = identity_token(settings, env, p, end)
+        fetched: list[IdentityToken] = []
+
+        def token() -> IdentityToken | None:
+            if source is None:
+                return None
+            if not fetched:
+                fetched.append(source.fetch(p.audience, max(1.0, end - time.monotonic())))
+            return fetched[0]
+
         principal, identity_scope, base = settings.role_arn, None, None
-        if token is None:
+        if source is None:
             # The AWS credential chain: whoever holds these credentials must be part of the key, so a cached token
             # never goes to another principal (and, with a role, never to one that could not assume it).
             from ecr_ci.core import aws
 
             base = aws.ambient_credentials()
-            caller = cache.caller_arn(base, p.sts_region, end)
+            caller = aws.caller_arn(base, p.sts_region, end)
             identity_scope = "aws-credential-chain:" + caller
             principal = principal or "caller:" + caller
+        elif source.scope is not None:
+            identity_scope = cache.local_scope(source.scope)
+        else:
+            identity_scope = cache.identity_scope(token().token)  # type: ignore[union-attr]
         got = cache.obtain(
             tc,
             groups,
             principal=principal,
-            scope_=cache.scope(
-                identity_scope or cache.identity_scope(token.token if token else None),
-                env,
-                settings.session_policy,
-                settings.managed_session_policies,
-            ),
-            credentials=lambda: credentials(settings, env, p, end, token, base),
-            account_of=lambda creds: cache.caller_account(creds, p.sts_region, end),
+            scope_=cache.scope(identity_scope, env, settings.session_policy, settings.managed_session_policies),
+            credentials=lambda: credentials(settings, env, p, end, token(), session, base),
+            account_of=lambda creds: _caller_account(creds, p.sts_region, end),
             fetch=fetch,
         )
     return Auths(
         got.auths, got.identity_source, settings.role_arn, got.session_name, got.credentials_expire, got.warnings
     )
+
+
+def _caller_account(creds: Credentials, region: str, end: float) -> str:
+    from ecr_ci.core import aws
+
+    return aws.caller_account(creds, region, end)
 
 
 def write(obtained: Auths, settings: Settings, env: Mapping[str, str]) -> LoginResult:
@@ -251,15 +269,24 @@ def write(obtained: Auths, settings: Settings, env: Mapping[str, str]) -> LoginR
     return result
 
 
-def login(settings: Settings, env: Mapping[str, str]) -> LoginResult:
-    """The whole flow. Bad settings fail before any network call; a failure writes nothing."""
+def login(
+    settings: Settings,
+    env: Mapping[str, str],
+    identity: TokenSource | None,
+    *,
+    session_name: str | None = None,
+    now: float | None = None,
+) -> LoginResult:
+    """The whole flow, with the identity token from ``identity`` (``None``: the AWS credential chain).
+
+    Bad settings and unreadable files fail before any network call; a failure writes nothing."""
     from ecr_ci.clients import sinks
 
     p = plan(settings)  # bad settings and unreadable files fail before any network call
     for kind in settings.write:
         if kind != "none":
             sinks.read_json(sinks.target(kind, env, settings.docker_config).path, f"{kind} config")
-    return write(get_auths(settings, env, p), settings, env)
+    return write(get_auths(settings, env, identity, p, session_name=session_name, now=now), settings, env)
 
 
 def logout(settings: Settings, env: Mapping[str, str]) -> list[sinks.WriteResult]:

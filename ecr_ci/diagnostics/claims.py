@@ -14,14 +14,13 @@ token is invisible to a trust policy.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
-from ecr_ci.errors import Diagnostics, IdentityTokenError, scrub  # scrub: re-exported for doctor and the tests
+from ecr_ci.core.jwt import decode_claims  # noqa: F401 - re-exported: diagnostics and tests read claims here
+from ecr_ci.errors import Diagnostics, scrub  # scrub: re-exported for doctor and the tests
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on a credential-helper cache hit
 if TYPE_CHECKING:
@@ -77,51 +76,6 @@ _SUMMARY_KEYS = {
 
 
 # --- decoding -----------------------------------------------------------------------------------------------------
-
-
-def decode_claims(token: str) -> dict[str, Any]:
-    """The payload of a compact JWS (``header.payload.signature``), decoded without checking the signature.
-
-    Raises :class:`IdentityTokenError` with a one-line message that never quotes the token.
-    """
-    if not isinstance(token, str):
-        raise IdentityTokenError(f"identity token: expected text, got {type(token).__name__}")
-    token = token.strip()
-    if not token:
-        raise IdentityTokenError("identity token: empty (expected a JWT: three base64url parts separated by dots)")
-    parts = token.split(".")
-    if len(parts) == 5:
-        raise IdentityTokenError(
-            "identity token: is an encrypted JWT (JWE, 5 parts); STS needs a signed OIDC ID token (3 parts)"
-        )
-    if len(parts) != 3:
-        raise IdentityTokenError(
-            f"identity token: not a JWT ({len(parts)} dot-separated part{'s' if len(parts) != 1 else ''}, "
-            "expected 3: header.payload.signature)"
-        )
-    if not all(parts):
-        raise IdentityTokenError("identity token: not a JWT (one of its three parts is empty)")
-    payload = _b64url(parts[1])
-    try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise IdentityTokenError("identity token: the payload is not UTF-8 text (is this really a JWT?)") from e
-    try:
-        claims = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise IdentityTokenError(f"identity token: the payload is not JSON ({e.msg} at char {e.pos})") from e
-    if not isinstance(claims, dict):
-        raise IdentityTokenError(f"identity token: the payload is JSON {type(claims).__name__}, expected an object")
-    return claims
-
-
-def _b64url(part: str) -> bytes:
-    if not re.fullmatch(r"[A-Za-z0-9_\-]+=*", part):
-        raise IdentityTokenError("identity token: the payload is not base64url (characters outside A-Z a-z 0-9 - _)")
-    try:
-        return base64.urlsafe_b64decode(part.rstrip("=") + "=" * (-len(part.rstrip("=")) % 4))
-    except (binascii.Error, ValueError) as e:
-        raise IdentityTokenError("identity token: the payload is not valid base64url (bad length)") from e
 
 
 # --- what the claims are matched as -------------------------------------------------------------------------------
@@ -319,6 +273,16 @@ _CODES = {
 }
 
 
+# STS's error codes (normalised by _CODES) as ecr-ci's stable cause codes.
+_CAUSES = {
+    "AccessDenied": "sts.access-denied",
+    "InvalidIdentityToken": "sts.invalid-token",
+    "ExpiredToken": "sts.expired-token",
+    "IDPRejectedClaim": "sts.rejected-claim",
+    "IDPCommunicationError": "sts.idp-unreachable",
+}
+
+
 def parse_role_arn(role_arn: str | None) -> tuple[str, str, str] | None:
     """``(partition, account, role path/name)`` of an IAM role ARN, or ``None`` when it is not one."""
     if not role_arn:
@@ -397,8 +361,12 @@ def explain(
         details += _suggested_policy(ctx)
     ranked = [text for _, text in sorted(hints, key=lambda h: -h[0])]
     unique = list(dict.fromkeys(ranked))
+    cause = _CAUSES.get(code, "sts.refused")
+    if code in ("AccessDenied", "InvalidIdentityToken") and ctx.auds() and audience not in ctx.auds():
+        cause = "sts.audience-mismatch"
     return Diagnostics(
         summary=summary,
+        code=cause,
         claims=token_summary(claims, now=now_ts) if claims else {},
         condition_keys=condition_keys(claims) if claims else {},
         hints=unique,

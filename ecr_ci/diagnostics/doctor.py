@@ -32,10 +32,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ecr_ci import ci
 from ecr_ci.core import flow as login
-from ecr_ci.core import identity
+from ecr_ci.core.identity import IdentityToken
 from ecr_ci.diagnostics import claims as claimslib
-from ecr_ci.diagnostics import trust, trustgen
+from ecr_ci.diagnostics import render, trust, trustgen
 from ecr_ci.errors import ConfigError, EcrCiError, TrustError
 from ecr_ci.models import Credentials
 from ecr_ci.settings import Settings, resolve
@@ -43,11 +44,7 @@ from ecr_ci.settings import Settings, resolve
 ORDER = ("identity", "claims", "role", "registries", "region", "sts", "trust policy")
 _LABELS = {"ok": "ok", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
 # The variables each CI source of `oidc: auto` looks at, reported by name (never by value).
-_MARKERS = {
-    "github": ("GITHUB_ACTIONS", "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
-    "gitlab": ("GITLAB_CI",),
-    "jenkins": ("JENKINS_URL",),
-}
+_MARKERS = ci.MARKERS
 # Where to send STS and IAM calls when neither a registry nor --region names a region.
 _HOME_REGION = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
 
@@ -200,8 +197,6 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 def trust_policy_command(args: argparse.Namespace) -> int:
     """``ecr-ci trust-policy``: the policy on stdout; with ``--format json`` the provider to register on stderr."""
-    from ecr_ci.cli import say
-
     if not args.ci:
         raise ConfigError("trust-policy: --ci is required (github, gitlab or jenkins)")
     if args.format not in ("text", "json"):
@@ -213,8 +208,9 @@ def trust_policy_command(args: argparse.Namespace) -> int:
     setup = trustgen.from_options(args.ci, **options)
     sys.stdout.write(trustgen.render(setup, fmt=args.format))
     if args.format == "json":
-        say(
-            f"register the IAM OIDC provider {setup.provider_url} with audience {setup.audience} ({setup.provider_arn})"
+        sys.stderr.write(
+            f"ecr-ci: register the IAM OIDC provider {setup.provider_url} with audience {setup.audience} "
+            f"({setup.provider_arn})\n"
         )
     return 0
 
@@ -353,20 +349,18 @@ def _why(settings: Settings, env: Mapping[str, str]) -> str:
     if settings.token_variable in env:
         seen.append(settings.token_variable)
     return (
-        f"oidc auto tries {', '.join(identity.AUTO_ORDER)} in that order and the first that recognises its CI "
+        f"oidc auto tries {', '.join(ci.AUTO_ORDER)} in that order and the first that recognises its CI "
         f"decides; seen: {', '.join(seen) or 'none of their variables'}"
     )
 
 
 def _identity(
     settings: Settings, env: Mapping[str, str], audience: str, end: float, report: Report
-) -> identity.IdentityToken | None:
+) -> IdentityToken | None:
     why = _why(settings, env)
     try:
-        token = identity.select(
-            settings.oidc, env, audience=audience, token_file=settings.token_file,
-            token_variable=settings.token_variable, deadline=max(1.0, end - time.monotonic()),
-        )  # fmt: skip
+        source = ci.select(settings, env)
+        token = source.fetch(audience, max(1.0, end - time.monotonic())) if source is not None else None
     except EcrCiError as e:
         report.add("identity", "fail", str(e), [why, *(f"hint: {h}" for h in e.diagnostics().hints)])
         return None
@@ -384,7 +378,7 @@ def _identity(
     return token
 
 
-def _claims(token: identity.IdentityToken, audience: str, report: Report) -> dict[str, Any] | None:
+def _claims(token: IdentityToken, audience: str, report: Report) -> dict[str, Any] | None:
     try:
         decoded = claimslib.decode_claims(token.token)
     except EcrCiError as e:
@@ -418,7 +412,7 @@ def _claims(token: identity.IdentityToken, audience: str, report: Report) -> dic
     return decoded
 
 
-def _role(settings: Settings, token: identity.IdentityToken | None, report: Report) -> None:
+def _role(settings: Settings, token: IdentityToken | None, report: Report) -> None:
     if report.get("role"):  # the plan already found the role at odds with the registries
         return
     if not settings.role_arn:
@@ -444,16 +438,17 @@ def _role(settings: Settings, token: identity.IdentityToken | None, report: Repo
 def _exchange(
     settings: Settings,
     env: Mapping[str, str],
-    token: identity.IdentityToken,
+    token: IdentityToken,
     plan: login.Plan,
     end: float,
     report: Report,
 ) -> Credentials | None:
     """The real sts:AssumeRoleWithWebIdentity, the final word on the trust policy; the credentials if accepted."""
     try:
-        creds, _, session = login.credentials(settings, env, plan, end, token)
+        session_name = login.session_name_for(settings, ci.select(settings, env), ci.session_name(env))
+        creds, _, session = login.credentials(settings, env, plan, end, token, session_name)
     except TrustError as e:
-        d = e.diagnostics()
+        d = render.diagnose(e)
         report.add("sts", "fail", d.summary, [*(f"hint: {h}" for h in d.hints), *d.details])
         return None
     except EcrCiError as e:
@@ -470,7 +465,7 @@ def _read_role_policy(
     settings: Settings, creds: Credentials | None, plan: login.Plan, end: float, report: Report
 ) -> tuple[dict[str, Any], str, list[str]] | None:
     """The role's trust policy from iam:GetRole, with the assumed role's credentials, else the credential chain's."""
-    from ecr_ci.core import aws
+    from ecr_ci.core import aws, retry
 
     arn = claimslib.parse_role_arn(settings.role_arn)
     assert arn is not None  # the role check passed
@@ -483,7 +478,7 @@ def _read_role_policy(
     for label, source in sources:
         try:
             iam: Any = aws.client("iam", plan.sts_region, source())
-            response = aws.call(functools.partial(iam.get_role, RoleName=name), end=end, what="iam:GetRole")
+            response = retry.call(functools.partial(iam.get_role, RoleName=name), end=end, what="iam:GetRole")
             document = response["Role"]["AssumeRolePolicyDocument"]
             warnings: list[str] = []
             policy = trust.load_policy(document if isinstance(document, (str, Mapping)) else json.dumps(document),

@@ -420,7 +420,7 @@ def test_the_credential_chain_never_gets_another_callers_token(tmp_path, monkeyp
     from datetime import datetime, timedelta, timezone
 
     from ecr_ci import settings
-    from ecr_ci.core import aws, cache
+    from ecr_ci.core import aws, cache, ecr
     from ecr_ci.core import flow as login
     from ecr_ci.errors import AwsError
     from ecr_ci.models import Credentials, RegistryAuth
@@ -443,10 +443,10 @@ def test_the_credential_chain_never_gets_another_callers_token(tmp_path, monkeyp
 
     monkeypatch.setattr(aws, "ambient_credentials", ambient)
     monkeypatch.setattr(aws, "assume_role", assume_role)
-    monkeypatch.setattr(aws, "fetch_all", fetch_all)
-    monkeypatch.setattr(aws, "prepare", lambda groups: None)
+    monkeypatch.setattr(ecr, "fetch_all", fetch_all)
+    monkeypatch.setattr(ecr, "prepare", lambda groups: None)
     monkeypatch.setattr(
-        cache, "caller_arn", lambda creds, region, end: f"arn:aws:iam::123456789012:user/{creds.access_key_id}"
+        aws, "caller_arn", lambda creds, region, end: f"arn:aws:iam::123456789012:user/{creds.access_key_id}"
     )
     env = {
         "HOME": str(tmp_path),
@@ -455,11 +455,11 @@ def test_the_credential_chain_never_gets_another_callers_token(tmp_path, monkeyp
         "ECR_CI_REGISTRIES": "123456789012.dkr.ecr.us-east-1.amazonaws.com",
     }
     s = settings.resolve({}, env, command="password")
-    assert login.get_auths(s, env).auths[0].password == "pw-of-A"
-    assert login.get_auths(s, env).auths[0].password == "pw-of-A"  # A again: a hit
+    assert login.get_auths(s, env, None).auths[0].password == "pw-of-A"
+    assert login.get_auths(s, env, None).auths[0].password == "pw-of-A"  # A again: a hit
     who["caller"] = "B"
     with pytest.raises(AwsError, match="AccessDenied"):
-        login.get_auths(s, env)
+        login.get_auths(s, env, None)
     who["caller"] = None
     with pytest.raises(AwsError, match="none found"):
-        login.get_auths(s, env)
+        login.get_auths(s, env, None)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ecr_ci.diagnostics import render
 from ecr_ci.diagnostics.claims import (
     condition_keys,
     decode_claims,
@@ -242,7 +243,7 @@ def test_token_summary_jenkins_expiry_and_not_before() -> None:
 
 
 def first_hint(d: Diagnostics) -> str:
-    assert d.hints, d.render()
+    assert d.hints, render.text(d)
     return d.hints[0]
 
 
@@ -258,7 +259,7 @@ def test_access_denied_pull_request() -> None:
     assert d.claims["sub"] == "repo:octo-org/octo-repo:pull_request"
     assert d.condition_keys[f"{GH}:sub"] == "repo:octo-org/octo-repo:pull_request"
     assert any("StringLike" in h for h in d.hints)  # the wildcard mistake is always mentioned
-    assert "Identity token claims (unverified, for debugging):" in d.render()
+    assert "Identity token claims (unverified, for debugging):" in render.text(d)
 
 
 def test_access_denied_environment() -> None:
@@ -411,7 +412,7 @@ def test_explain_never_contains_the_token_or_its_signature(code: str, claims: di
     header, payload, signature = token.split(".")
     # Even if AWS (or a caller) put the token into the message, it must not come out.
     d = explain(code, f"bad token {token}", decode_claims(token), role_arn=ROLE, trust_policy=None, now=NOW)
-    everything = "\n".join([d.render(), d.summary, repr(d.claims), repr(d.condition_keys), *d.hints, *d.details])
+    everything = "\n".join([render.text(d), d.summary, repr(d.claims), repr(d.condition_keys), *d.hints, *d.details])
     for secret in (token, signature, payload, header, signature[:40]):
         assert secret not in everything
     if code not in ("AccessDenied", "ExpiredTokenException"):  # those summaries carry claims, not the message
