@@ -420,7 +420,7 @@ def test_the_credential_chain_never_gets_another_callers_token(tmp_path, monkeyp
     from datetime import datetime, timedelta, timezone
 
     from ecr_ci import settings
-    from ecr_ci.core import aws, cache, ecr
+    from ecr_ci.core import aws, ecr
     from ecr_ci.core import flow as login
     from ecr_ci.errors import AwsError
     from ecr_ci.models import Credentials, RegistryAuth
