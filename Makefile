@@ -34,12 +34,14 @@ demo: venv system
 	$(PY) -m demo
 
 test: venv system
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q
 
 lint: venv
 	$(PY) -m ruff check ecr_ci tests bench demo
 	$(PY) -m ruff format --check ecr_ci tests bench demo
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: venv
 	$(PY) -m bench

@@ -37,7 +37,7 @@ from ecr_ci.core import flow as login
 from ecr_ci.core.identity import IdentityToken
 from ecr_ci.diagnostics import claims as claimslib
 from ecr_ci.diagnostics import render, trust, trustgen
-from ecr_ci.errors import ConfigError, EcrCiError, TrustError
+from ecr_ci.errors import ConfigError, EcrCiError, TrustError, scrub
 from ecr_ci.models import Credentials
 from ecr_ci.settings import Settings, resolve
 
@@ -496,8 +496,8 @@ def _read_role_policy(
 def _describe(e: Exception) -> str:
     error = (getattr(e, "response", None) or {}).get("Error", {})
     if error.get("Code"):
-        return claimslib.scrub(f"{error['Code']}: {error.get('Message', '')}".strip())
-    return claimslib.scrub(str(e).splitlines()[0] if str(e) else e.__class__.__name__)
+        return scrub(f"{error['Code']}: {error.get('Message', '')}".strip())
+    return scrub(str(e).splitlines()[0] if str(e) else e.__class__.__name__)
 
 
 def _trust(

@@ -29,7 +29,7 @@ def diagnose(error: BaseException) -> Diagnostics:
 
 
 def _explained(error: TrustError) -> Diagnostics:
-    from ecr_ci.diagnostics.claims import explain
+    from ecr_ci.diagnostics.explain import explain
 
     base = error.diagnostics()
     f = base.fields

@@ -16,15 +16,12 @@ from ecr_ci.diagnostics.claims import (
     condition_keys,
     decode_claims,
     detect_ci,
-    explain,
-    missing_github_permission_hint,
     provider_name,
-    scrub,
     token_summary,
-    undeclared_gitlab_id_token_hint,
 )
+from ecr_ci.diagnostics.explain import explain
 from ecr_ci.diagnostics.trust import evaluate
-from ecr_ci.errors import Diagnostics, IdentityTokenError
+from ecr_ci.errors import Diagnostics, IdentityTokenError, scrub
 
 NOW = 1_700_000_000  # 2023-11-14T22:13:20Z
 ROLE = "arn:aws:iam::123456789012:role/ecr-push"
@@ -426,6 +423,8 @@ def test_scrub() -> None:
 
 
 def test_identity_source_hints() -> None:
-    assert "id-token: write" in missing_github_permission_hint()
-    assert "ACTIONS_ID_TOKEN_REQUEST_URL" in missing_github_permission_hint()
-    assert "id_tokens: AWS_ID_TOKEN: aud: sts.amazonaws.com" in undeclared_gitlab_id_token_hint()
+    from ecr_ci.ci import github, gitlab
+
+    assert "id-token: write" in github.PERMISSION_HINT
+    assert "ACTIONS_ID_TOKEN_REQUEST_URL" in github.PERMISSION_HINT
+    assert "id_tokens: AWS_ID_TOKEN: aud: sts.amazonaws.com" in gitlab.hint("AWS_ID_TOKEN", "sts.amazonaws.com")
