@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	  $(PYTHON) -m pip install -q uv 2>/dev/null || true; fi
 	@if command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1; then \
 	  UVCMD="$$(command -v uv || echo $(PYTHON) -m uv)"; \
-	  $$UVCMD venv -q --python $(PYTHON) $(VENV) && \
+	  $$UVCMD venv -q --allow-existing --python $(PYTHON) $(VENV) && \
 	  $$UVCMD pip install -q --native-tls --compile-bytecode --python $(PY) -e '.[test]'; \
 	else \
 	  $(PYTHON) -m venv $(VENV) && $(PY) -m pip install -q -e '.[test]'; fi
