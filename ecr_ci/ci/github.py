@@ -76,7 +76,7 @@ def fetch(env: Mapping[str, str], audience: str, deadline: float = 60) -> Identi
     sep = "&" if "?" in url else "?"
     full = f"{url}{sep}audience={urllib.parse.quote(audience, safe='')}"
     request = urllib.request.Request(full, headers={"Authorization": f"bearer {bearer}", "Accept": "application/json"})
-    body = _get(request, deadline)
+    body = _get(request, env, deadline)
     try:
         value = json.loads(body)["value"]
     except (ValueError, KeyError, TypeError):
@@ -107,12 +107,13 @@ class _Unanswered(Exception):
     connection = True  # what the retry policy looks for
 
 
-def _get(request: urllib.request.Request, deadline: float) -> bytes:
+def _get(request: urllib.request.Request, env: Mapping[str, str], deadline: float) -> bytes:
     """GET, retried on 5xx and connection errors by the same policy as the AWS calls."""
     import http.client
     import urllib.error
     import urllib.request
 
+    from ecr_ci.core.net import open_url
     from ecr_ci.core.retry import call
 
     end = time.monotonic() + deadline
@@ -120,7 +121,7 @@ def _get(request: urllib.request.Request, deadline: float) -> bytes:
     def attempt() -> bytes:
         try:
             timeout = max(1.0, min(30.0, end - time.monotonic()))
-            with urllib.request.urlopen(request, timeout=timeout) as response:
+            with open_url(request, env, timeout) as response:  # type: ignore[attr-defined]
                 body: bytes = response.read()
                 return body
         except urllib.error.HTTPError as e:

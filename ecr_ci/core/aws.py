@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ecr_ci import __version__
@@ -65,48 +66,74 @@ def client(
     credentials: Credentials | None = None,
     variant: str = "standard",
     end: float | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Any:
-    """A botocore client with retries off; unsigned when ``credentials`` is None (STS web identity)."""
+    """A botocore client with retries off; unsigned when ``credentials`` is None (STS web identity).
+
+    Its endpoint override, CA bundle and proxies come from ``env`` (:mod:`ecr_ci.core.net`), never from the
+    process environment: botocore is told to ignore configured endpoint URLs and gets them explicitly instead.
+    """
     from botocore import UNSIGNED
     from botocore.config import Config
 
-    config = Config(
-        retries={"total_max_attempts": 1},
-        # One attempt never outlives the deadline (``end``, a time.monotonic() value): a hung endpoint must not
-        # hold docker, which waits on the credential helper, past what the user allowed.
-        connect_timeout=_within(10, end),
-        read_timeout=_within(30, end),
-        use_fips_endpoint="fips" in variant,
-        use_dualstack_endpoint="dualstack" in variant,
-        signature_version=UNSIGNED if credentials is None else None,
-    )
-    keys: dict[str, Any] = {}
-    if credentials is not None:
-        keys = {
-            "aws_access_key_id": credentials.access_key_id,
-            "aws_secret_access_key": credentials.secret_access_key,
-            "aws_session_token": credentials.session_token,
-        }
-    return session().create_client(service, region_name=region, config=config, **keys)
+    from ecr_ci.core import net
+
+    env = env or {}
+
+    def make(proxies: dict[str, str]) -> Any:
+        config = Config(
+            retries={"total_max_attempts": 1},
+            # One attempt never outlives the deadline (``end``, a time.monotonic() value): a hung endpoint must
+            # not hold docker, which waits on the credential helper, past what the user allowed.
+            connect_timeout=_within(10, end),
+            read_timeout=_within(30, end),
+            use_fips_endpoint="fips" in variant,
+            use_dualstack_endpoint="dualstack" in variant,
+            signature_version=UNSIGNED if credentials is None else None,
+            proxies=proxies,
+            ignore_configured_endpoint_urls=True,  # type: ignore[call-arg]
+        )
+        keys: dict[str, Any] = {}
+        if credentials is not None:
+            keys = {
+                "aws_access_key_id": credentials.access_key_id,
+                "aws_secret_access_key": credentials.secret_access_key,
+                "aws_session_token": credentials.session_token,
+            }
+        return session().create_client(
+            service,
+            region_name=region,
+            config=config,
+            endpoint_url=net.endpoint_url(service, env),
+            verify=env.get("AWS_CA_BUNDLE") or True,
+            **keys,
+        )
+
+    made = make({})
+    proxies = net.proxies(made.meta.endpoint_url, env)
+    return make(proxies) if proxies else made
 
 
 def _within(seconds: float, end: float | None) -> float:
     return seconds if end is None else max(1.0, min(seconds, end - time.monotonic()))
 
 
+@dataclass(frozen=True)
+class RoleRequest:
+    """What a role assumption asks STS for, by web identity or by sts:AssumeRole alike."""
+
+    role_arn: str
+    session_name: str
+    duration: int
+    region: str
+    policy: str | None = None
+    policy_arns: tuple[str, ...] = ()
+    audience: str | None = None  # what the identity token was requested for (to explain a refusal)
+    partition: str | None = None
+
+
 def assume_role_with_web_identity(
-    token: IdentityToken,
-    *,
-    role_arn: str,
-    session_name: str,
-    duration: int,
-    region: str,
-    env: Mapping[str, str],
-    policy: str | None = None,
-    policy_arns: Iterable[str] = (),
-    end: float,
-    audience: str | None = None,
-    partition: str | None = None,
+    token: IdentityToken, req: RoleRequest, *, env: Mapping[str, str], end: float
 ) -> Credentials:
     """Exchange the identity token for role credentials (one STS call, retried only when worth it).
 
@@ -117,13 +144,13 @@ def assume_role_with_web_identity(
     def attempt() -> Credentials:
         return sts.assume_role_with_web_identity(
             token.token,
-            role_arn=role_arn,
-            session_name=session_name,
-            duration=duration,
-            region=region,
+            role_arn=req.role_arn,
+            session_name=req.session_name,
+            duration=req.duration,
+            region=req.region,
             env=env,
-            policy=policy,
-            policy_arns=policy_arns,
+            policy=req.policy,
+            policy_arns=req.policy_arns,
             timeout=max(1.0, min(30.0, end - time.monotonic())),
         )
 
@@ -135,15 +162,15 @@ def assume_role_with_web_identity(
         cause = e.__cause__
         code = error_code(cause)[0] if cause is not None else ""
         if code in ("IDPCommunicationError", "IDPCommunicationErrorException"):
-            raise _trust_error("IDPCommunicationError", str(e), token, role_arn, audience, partition) from e
+            raise _trust_error("IDPCommunicationError", str(e), token, req) from e
         raise
     except Exception as e:
         code, _ = error_code(e)
         if code in TRUST_CODES:
             message = getattr(e, "response", {}).get("Error", {}).get("Message", "")
-            raise _trust_error(code, message, token, role_arn, audience, partition) from e
+            raise _trust_error(code, message, token, req) from e
         raise AwsError(
-            f"sts:AssumeRoleWithWebIdentity: failed for {role_arn} ({describe(e)}: {_safe_message(e)})"
+            f"sts:AssumeRoleWithWebIdentity: failed for {req.role_arn} ({describe(e)}: {_safe_message(e)})"
         ) from e
 
 
@@ -152,15 +179,13 @@ def _safe_message(e: Exception) -> str:
     return scrub(str(getattr(e, "response", {}).get("Error", {}).get("Message", "") or e))
 
 
-def _trust_error(
-    code: str, message: str, token: IdentityToken, role_arn: str, audience: str | None, partition: str | None
-) -> TrustError:
+def _trust_error(code: str, message: str, token: IdentityToken, req: RoleRequest) -> TrustError:
     """STS's refusal with the facts that explain it (the renderer, :mod:`ecr_ci.diagnostics.render`, explains)."""
     from ecr_ci.core.jwt import decode_claims
 
     code = {"ExpiredTokenException": "ExpiredToken"}.get(code, code)
     aws_message = _safe_message(Exception(message))
-    summary = f"sts:AssumeRoleWithWebIdentity: {code} for {role_arn} ({aws_message})"
+    summary = f"sts:AssumeRoleWithWebIdentity: {code} for {req.role_arn} ({aws_message})"
     try:
         claims: dict[str, Any] | None = decode_claims(token.token)
     except EcrCiError:
@@ -170,9 +195,9 @@ def _trust_error(
         code=_TRUST_CAUSES.get(code, "sts.refused"),
         sts_code=code,
         sts_message=aws_message,
-        role_arn=role_arn,
-        audience=audience,
-        partition=partition,
+        role_arn=req.role_arn,
+        audience=req.audience,
+        partition=req.partition,
         source=token.source,
         claims=claims,
     )
@@ -205,46 +230,42 @@ def ambient_credentials() -> Credentials:
     return Credentials(frozen.access_key, frozen.secret_key, frozen.token, expiry)
 
 
-def assume_role(
-    base: Credentials,
-    *,
-    role_arn: str,
-    session_name: str,
-    duration: int,
-    region: str,
-    policy: str | None,
-    policy_arns: Iterable[str],
-    end: float,
-) -> Credentials:
+def assume_role(base: Credentials, req: RoleRequest, *, env: Mapping[str, str], end: float) -> Credentials:
     """sts:AssumeRole from ambient credentials (``oidc: none`` with a role)."""
-    sts = client("sts", region, base, end=end)
-    kwargs: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name, "DurationSeconds": duration}
-    if policy:
-        kwargs["Policy"] = policy
-    if policy_arns:
-        kwargs["PolicyArns"] = [{"arn": a} for a in policy_arns]
+    sts = client("sts", req.region, base, end=end, env=env)
+    kwargs: dict[str, Any] = {
+        "RoleArn": req.role_arn,
+        "RoleSessionName": req.session_name,
+        "DurationSeconds": req.duration,
+    }
+    if req.policy:
+        kwargs["Policy"] = req.policy
+    if req.policy_arns:
+        kwargs["PolicyArns"] = [{"arn": a} for a in req.policy_arns]
     try:
         response = call(lambda: sts.assume_role(**kwargs), end=end, what="sts:AssumeRole")
     except AwsError:
         raise
     except Exception as e:
-        raise AwsError(f"sts:AssumeRole: failed for {role_arn} ({describe(e)}: {_safe_message(e)})") from e
+        raise AwsError(f"sts:AssumeRole: failed for {req.role_arn} ({describe(e)}: {_safe_message(e)})") from e
     c = response["Credentials"]
-    return Credentials(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"], c["Expiration"], role_arn=role_arn)
+    return Credentials(
+        c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"], c["Expiration"], role_arn=req.role_arn
+    )
 
 
-def caller_arn(creds: Any, region: str, end: float) -> str:
+def caller_arn(creds: Any, region: str, end: float, env: Mapping[str, str]) -> str:
     """The ARN of the credential chain's identity (``sts:GetCallerIdentity``; needs no permission)."""
-    return str(_caller_identity(creds, region, end)["Arn"])
+    return str(_caller_identity(creds, region, end, env)["Arn"])
 
 
-def caller_account(creds: Any, region: str, end: float) -> str:
+def caller_account(creds: Any, region: str, end: float, env: Mapping[str, str]) -> str:
     """The account of the credential chain's identity (``sts:GetCallerIdentity``; needs no permission)."""
-    return str(_caller_identity(creds, region, end)["Account"])
+    return str(_caller_identity(creds, region, end, env)["Account"])
 
 
-def _caller_identity(creds: Any, region: str, end: float) -> Any:
-    sts = client("sts", region, creds, end=end)
+def _caller_identity(creds: Any, region: str, end: float, env: Mapping[str, str]) -> Any:
+    sts = client("sts", region, creds, end=end, env=env)
     try:
         return call(sts.get_caller_identity, end=end, what="sts:GetCallerIdentity")
     except AwsError:

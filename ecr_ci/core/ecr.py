@@ -6,6 +6,7 @@ never one call per registry (``registryIds`` is deprecated and does not change a
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -26,19 +27,19 @@ def _as_utc(value: Any) -> datetime:
     return datetime.fromtimestamp(float(value), tz=timezone.utc)
 
 
-def _client_for(registries: list[Registry], credentials: Credentials, end: float | None = None) -> Any:
+def _client_for(registries: list[Registry], credentials: Credentials, end: float | None, env: Mapping[str, str]) -> Any:
     first = registries[0]
-    return client("ecr-public" if first.public else "ecr", first.region, credentials, first.variant, end)
+    return client("ecr-public" if first.public else "ecr", first.region, credentials, first.variant, end, env)
 
 
 def fetch_group(
-    registries: list[Registry], credentials: Credentials, end: float, api: Any = None
+    registries: list[Registry], credentials: Credentials, end: float, env: Mapping[str, str], api: Any = None
 ) -> list[RegistryAuth]:
     """One GetAuthorizationToken call for registries sharing (partition, region, variant); no ``registryIds``."""
     first = registries[0]
     service = "ecr-public" if first.public else "ecr"
     where = f"{service}:GetAuthorizationToken in {first.region}"
-    api = api or _client_for(registries, credentials, end)
+    api = api or _client_for(registries, credentials, end, env)
     try:
         response = call(api.get_authorization_token, end=end, what=where)
     except AwsError:
@@ -63,24 +64,26 @@ def fetch_group(
     return [RegistryAuth(r.host, user, password, expires, r.public) for r in registries]
 
 
-def prepare(groups: dict[Any, list[Registry]]) -> None:
+def prepare(groups: dict[Any, list[Registry]], env: Mapping[str, str]) -> None:
     """Import botocore and load what the ECR clients need, before the credentials exist (see :mod:`ecr_ci.core.sts`).
 
     Building one throw-away client fills the session's loader caches; the real clients then take milliseconds.
     """
     first = next(iter(groups.values()))
-    _client_for(first, Credentials("ASIAPREPARE", "unused", "unused"))
+    _client_for(first, Credentials("ASIAPREPARE", "unused", "unused"), None, env)
 
 
-def fetch_all(groups: dict[Any, list[Registry]], credentials: Credentials, end: float) -> list[RegistryAuth]:
+def fetch_all(
+    groups: dict[Any, list[Registry]], credentials: Credentials, end: float, env: Mapping[str, str]
+) -> list[RegistryAuth]:
     """All groups concurrently, one call each; results in the order of the groups."""
     items = list(groups.values())
     if len(items) == 1:
-        return fetch_group(items[0], credentials, end)
+        return fetch_group(items[0], credentials, end, env)
     from concurrent.futures import ThreadPoolExecutor
 
     # Clients are made here, one thread: botocore's session is not safe to create clients from concurrently.
-    apis = [_client_for(regs, credentials, end) for regs in items]
+    apis = [_client_for(regs, credentials, end, env) for regs in items]
     with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
-        results = list(pool.map(lambda regs, api: fetch_group(regs, credentials, end, api), items, apis))
+        results = list(pool.map(lambda regs, api: fetch_group(regs, credentials, end, env, api), items, apis))
     return [auth for group in results for auth in group]

@@ -6,19 +6,24 @@ they cost a credential-helper cache hit nothing to import); nothing prints.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 
 from ecr_ci._record import field, record
-from ecr_ci.core import registries
+from ecr_ci.core import cache, registries
+from ecr_ci.core.cache import Entry, Group, TokenCache
+from ecr_ci.core.cache import key as cache_key
 from ecr_ci.core.identity import IdentityToken, TokenSource, fallback_session_name
-from ecr_ci.errors import ConfigError
+from ecr_ci.errors import ConfigError, EcrCiError
 from ecr_ci.models import Credentials, Registry, RegistryAuth
 from ecr_ci.settings import Settings
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on a credential-helper cache hit
 if TYPE_CHECKING:  # sinks is imported where files are written: a credential-helper cache hit writes none
+    from typing import Any
+
     from ecr_ci.clients import sinks
 
 CHINA_AUDIENCE = "sts.amazonaws.com.cn"
@@ -122,34 +127,30 @@ def credentials(
                 code="input.missing",
                 setting="role_arn",
             )
-        creds = aws.assume_role_with_web_identity(
-            token,
-            role_arn=settings.role_arn,
-            session_name=session_name,
-            duration=settings.duration,
-            region=p.sts_region,
-            env=env,
-            policy=settings.session_policy,
-            policy_arns=settings.managed_session_policies,
-            end=end,
-            audience=p.audience,
-            partition=p.partition,
+        req = aws.RoleRequest(
+            settings.role_arn,
+            session_name,
+            settings.duration,
+            p.sts_region,
+            settings.session_policy,
+            tuple(settings.managed_session_policies),
+            p.audience,
+            p.partition,
         )
+        creds = aws.assume_role_with_web_identity(token, req, env=env, end=end)
         return creds, token.source, session_name
     base = base or aws.ambient_credentials()
     if not settings.role_arn:
         return base, "aws-credential-chain", None
-    creds = aws.assume_role(
-        base,
-        role_arn=settings.role_arn,
-        session_name=session_name,
-        duration=settings.duration,
-        region=p.sts_region,
-        policy=settings.session_policy,
-        policy_arns=settings.managed_session_policies,
-        end=end,
+    req = aws.RoleRequest(
+        settings.role_arn,
+        session_name,
+        settings.duration,
+        p.sts_region,
+        settings.session_policy,
+        tuple(settings.managed_session_policies),
     )
-    return creds, "aws-credential-chain", session_name
+    return aws.assume_role(base, req, env=env, end=end), "aws-credential-chain", session_name
 
 
 def session_name_for(settings: Settings, source: TokenSource | None, default: str | None = None) -> str:
@@ -180,10 +181,6 @@ def get_auths(
     adding up. When the cache may answer, botocore is not imported at all on a hit; when the source names its
     presenter from local facts (``source.scope``), a hit does not even request an identity token.
     """
-    import contextlib
-
-    from ecr_ci.core import cache
-
     p = p or plan(settings)
     end = time.monotonic() + settings.deadline
     groups = registries.group(p.registries)
@@ -198,14 +195,14 @@ def get_auths(
 
             from ecr_ci.core import aws, ecr
 
-            warm = stack.enter_context(ThreadPoolExecutor(max_workers=1)).submit(ecr.prepare, groups)
+            warm = stack.enter_context(ThreadPoolExecutor(max_workers=1)).submit(ecr.prepare, groups, env)
 
         def fetch(todo: dict[tuple[str, str, str, bool], list[Registry]], creds: Credentials) -> list[RegistryAuth]:
             from ecr_ci.core import ecr
 
             if warm is not None:
                 warm.result()
-            return ecr.fetch_all(todo, creds, end)
+            return ecr.fetch_all(todo, creds, end, env)
 
         fetched: list[IdentityToken] = []
 
@@ -223,20 +220,20 @@ def get_auths(
             from ecr_ci.core import aws
 
             base = aws.ambient_credentials()
-            caller = aws.caller_arn(base, p.sts_region, end)
+            caller = aws.caller_arn(base, p.sts_region, end, env)
             identity_scope = "aws-credential-chain:" + caller
             principal = principal or "caller:" + caller
         elif source.scope is not None:
             identity_scope = cache.local_scope(source.scope)
         else:
             identity_scope = cache.identity_scope(token().token)  # type: ignore[union-attr]
-        got = cache.obtain(
+        got = obtain(
             tc,
             groups,
             principal=principal,
             scope_=cache.scope(identity_scope, env, settings.session_policy, settings.managed_session_policies),
             credentials=lambda: credentials(settings, env, p, end, token(), session, base),
-            account_of=lambda creds: _caller_account(creds, p.sts_region, end),
+            account_of=lambda creds: _caller_account(creds, p.sts_region, end, env),
             fetch=fetch,
         )
     return Auths(
@@ -244,10 +241,10 @@ def get_auths(
     )
 
 
-def _caller_account(creds: Credentials, region: str, end: float) -> str:
+def _caller_account(creds: Credentials, region: str, end: float, env: Mapping[str, str]) -> str:
     from ecr_ci.core import aws
 
-    return aws.caller_account(creds, region, end)
+    return aws.caller_account(creds, region, end, env)
 
 
 def write(obtained: Auths, settings: Settings, env: Mapping[str, str]) -> LoginResult:
@@ -299,3 +296,151 @@ def logout(settings: Settings, env: Mapping[str, str]) -> list[sinks.WriteResult
     return [
         sinks.erase(sinks.target(kind, env, settings.docker_config), hosts) for kind in settings.write if kind != "none"
     ]
+
+
+# -- the token cache on the login path: hits, locked refreshes, stale-while-failing ------------------------------
+
+
+@record
+class Obtained:
+    """What :func:`obtain` hands back to :func:`get_auths`: auths in the registries' order and their origin."""
+
+    auths: list[Any]  # models.RegistryAuth
+    identity_source: str
+    session_name: str | None
+    credentials_expire: Any  # datetime | None
+    cached_hosts: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def obtain(
+    cache: TokenCache,
+    groups: Mapping[Group, Sequence[Any]],
+    *,
+    principal: str | None,
+    scope_: str,
+    credentials: Callable[[], tuple[Any, str, str | None]],
+    account_of: Callable[[Any], str],
+    fetch: Callable[[dict[Group, list[Any]], Any], list[Any]],
+) -> Obtained:
+    """Registry auths for ``groups`` (``{group: [Registry, …]}``), from the cache where fresh, else fetched.
+
+    ``credentials()`` returns ``(Credentials, identity source, session name)`` and is called at most once, only
+    when something must be fetched (or to learn the account when ``principal`` is ``None``: the credential chain
+    without a role). ``account_of(creds)`` names that account; ``fetch(groups, creds)`` returns RegistryAuths.
+    """
+    creds_info: tuple[Any, str, str | None] | None = None
+    if principal is None:
+        creds_info = credentials()
+        principal = "account:" + account_of(creds_info[0])
+    keys = {g: cache_key(principal, g, scope_) for g in groups}
+    found: dict[Group, Entry] = {}
+    for g, k in keys.items():
+        hit = cache.fresh(k)
+        if hit is not None:
+            found[g] = hit
+    result_warnings: list[str] = []
+    fetched: dict[Group, Entry] = {}
+    missing = [g for g in groups if g not in found]
+    with contextlib.ExitStack() as stack:
+        # Locks in key order, so two processes wanting overlapping groups cannot deadlock.
+        for g in sorted(missing, key=lambda g: keys[g]):
+            stack.enter_context(cache.locked(keys[g]))
+        for g in missing:  # someone may have fetched it while we waited
+            hit = cache.fresh(keys[g])
+            if hit is not None:
+                found[g] = hit
+        still = {g: list(groups[g]) for g in groups if g not in found}
+        if still:
+            try:
+                if creds_info is None:
+                    creds_info = credentials()
+                auths = fetch(still, creds_info[0])
+            except EcrCiError as e:
+                stale = {g: cache.valid(keys[g]) for g in still}
+                if any(v is None for v in stale.values()):
+                    raise
+                for g, entry in stale.items():
+                    assert entry is not None
+                    found[g] = entry
+                result_warnings.append(
+                    f"token cache: refreshing failed, serving cached tokens valid until "
+                    f"{_iso_ts(min(v.expires_at for v in stale.values() if v))} ({e})"
+                )
+                auths = []
+            by_host = {r.host: g for g, regs in still.items() for r in regs}
+            now = cache.now()
+            creds, source, session_name = creds_info if creds_info is not None else (None, "", None)
+            expiration = getattr(creds, "expiration", None)
+            expire = expiration.timestamp() if expiration is not None else None
+            for a in auths:
+                owner = by_host.get(a.host)
+                if owner is None or owner in fetched:
+                    continue
+                old = cache.load(keys[owner])
+                hosts = sorted({*(old.hosts if old else ()), *(r.host for r in groups[owner])})
+                entry = Entry(
+                    a.username,
+                    a.password,
+                    a.expires_at.timestamp(),
+                    now,
+                    principal,
+                    owner,
+                    tuple(hosts),
+                    source,
+                    session_name,
+                    expire,
+                )
+                cache.store(keys[owner], entry)
+                fetched[owner] = entry
+        # A hit for a host the entry has not served yet: record it, so `list` can name it.
+        for g, entry in found.items():
+            new = {r.host for r in groups[g]} - set(entry.hosts)
+            if new and g not in fetched:
+                with cache.locked(keys[g]) if g not in missing else contextlib.nullcontext(True) as ok:
+                    current = cache.load(keys[g])
+                    if ok and current is not None and current.password == entry.password:
+                        cache.store(keys[g], _with_hosts(current, new))
+        if fetched:
+            cache.prune()
+    every = {**found, **fetched}
+    out = []
+    for g, regs in groups.items():
+        chosen = every[g]
+        expires = datetime.fromtimestamp(chosen.expires_at, tz=timezone.utc)
+        out += [RegistryAuth(r.host, chosen.username, chosen.password, expires, r.public) for r in regs]
+    if creds_info is not None and fetched:
+        creds = creds_info[0]
+        source, session_name = creds_info[1], creds_info[2]
+        cred_expire = getattr(creds, "expiration", None)
+    else:
+        first = next(iter(found.values()))
+        source, session_name = first.identity_source, first.session_name
+        cred_expire = (
+            datetime.fromtimestamp(first.credentials_expire, tz=timezone.utc)
+            if first.credentials_expire is not None
+            else None
+        )
+    cached = [r.host for g, regs in groups.items() if g in found for r in regs]
+    return Obtained(
+        out, source, session_name, cred_expire, cached, list(dict.fromkeys([*cache.problems, *result_warnings]))
+    )
+
+
+def _with_hosts(entry: Entry, hosts: Iterable[str]) -> Entry:
+    return Entry(
+        entry.username,
+        entry.password,
+        entry.expires_at,
+        entry.fetched_at,
+        entry.principal,
+        entry.group,
+        tuple(sorted({*entry.hosts, *hosts})),
+        entry.identity_source,
+        entry.session_name,
+        entry.credentials_expire,
+    )
+
+
+def _iso_ts(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

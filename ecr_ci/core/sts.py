@@ -38,10 +38,11 @@ class StsError(Exception):
 
 def endpoint(region: str, env: Mapping[str, str]) -> str:
     """The STS endpoint botocore would use for ``region`` (regional endpoints), honouring the override variables."""
-    if env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() != "true":
-        for var in ("AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"):
-            if env.get(var):
-                return env[var].rstrip("/") + "/"
+    from ecr_ci.core.net import endpoint_url
+
+    override = endpoint_url("sts", env)
+    if override:
+        return override.rstrip("/") + "/"
     partition = registries.check_region(region, "region")
     return f"https://sts.{region}.{partition['outputs']['dnsSuffix']}/"
 
@@ -97,7 +98,9 @@ def assume_role_with_web_identity(
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
+        from ecr_ci.core.net import open_url
+
+        with open_url(request, env, timeout, context) as response:  # type: ignore[attr-defined]
             body = response.read()
     except urllib.error.HTTPError as e:
         code, message = _error(e.read())

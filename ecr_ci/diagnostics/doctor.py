@@ -264,7 +264,7 @@ def diagnose(
         role = report.get("role")
         if live and policy is None and plan is not None and role is not None and role.status == "ok":
             creds = _exchange(settings, env, token, plan, end, report)
-            policy = _read_role_policy(settings, creds, plan, end, report)
+            policy = _read_role_policy(settings, env, creds, plan, end, report)
         elif live and policy is None:
             report.not_checked.append(
                 "sts:AssumeRoleWithWebIdentity and the role's trust policy (they need a valid role_arn and a region)"
@@ -462,7 +462,12 @@ def _exchange(
 
 
 def _read_role_policy(
-    settings: Settings, creds: Credentials | None, plan: login.Plan, end: float, report: Report
+    settings: Settings,
+    env: Mapping[str, str],
+    creds: Credentials | None,
+    plan: login.Plan,
+    end: float,
+    report: Report,
 ) -> tuple[dict[str, Any], str, list[str]] | None:
     """The role's trust policy from iam:GetRole, with the assumed role's credentials, else the credential chain's."""
     from ecr_ci.core import aws, retry
@@ -477,7 +482,7 @@ def _read_role_policy(
     sources.append(("the AWS credential chain", aws.ambient_credentials))
     for label, source in sources:
         try:
-            iam: Any = aws.client("iam", plan.sts_region, source())
+            iam: Any = aws.client("iam", plan.sts_region, source(), env=env)
             response = retry.call(functools.partial(iam.get_role, RoleName=name), end=end, what="iam:GetRole")
             document = response["Role"]["AssumeRolePolicyDocument"]
             warnings: list[str] = []

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ecr_ci.core import cache
+from ecr_ci.core import cache, flow
 from ecr_ci.core.registries import group, parse
 from ecr_ci.errors import AwsError
 from ecr_ci.models import Credentials, RegistryAuth
@@ -63,7 +63,7 @@ class Aws:
 
 
 def obtain(tc: cache.TokenCache, aws: Aws, hosts=(HOST,), principal: str | None = ROLE, scope_: str = "s"):
-    return cache.obtain(
+    return flow.obtain(
         tc,
         group(parse(h) for h in hosts),
         principal=principal,
@@ -326,7 +326,7 @@ def test_concurrent_cold_cache_makes_one_fetch(tc, clock):
 
     def one() -> None:
         try:
-            got = cache.obtain(
+            got = flow.obtain(
                 tc,
                 group([parse(HOST)]),
                 principal=ROLE,
@@ -352,7 +352,7 @@ def test_ambient_chain_without_role_is_keyed_on_the_account(tc, clock):
     aws = Aws(clock)
     accounts = iter(["111111111111", "111111111111", "222222222222"])
     for _ in range(3):
-        cache.obtain(
+        flow.obtain(
             tc,
             group([parse(HOST)]),
             principal=None,
@@ -392,7 +392,7 @@ def test_a_failed_role_exchange_during_refresh_also_falls_back_to_the_valid_toke
     def sts_down() -> tuple[Credentials, str, str | None]:
         raise AwsError("sts:AssumeRoleWithWebIdentity: gave up after 4 attempts (ServiceUnavailable, HTTP 503)")
 
-    got = cache.obtain(
+    got = flow.obtain(
         tc,
         group([parse(HOST)]),
         principal=ROLE,
@@ -404,7 +404,7 @@ def test_a_failed_role_exchange_during_refresh_also_falls_back_to_the_valid_toke
     assert got.auths[0].password == first.auths[0].password and "ServiceUnavailable" in got.warnings[0]
     clock.now = T0 + LIFE
     with pytest.raises(AwsError):
-        cache.obtain(
+        flow.obtain(
             tc,
             group([parse(HOST)]),
             principal=ROLE,
@@ -433,20 +433,20 @@ def test_the_credential_chain_never_gets_another_callers_token(tmp_path, monkeyp
             raise AwsError("credentials: none found in the AWS credential chain")
         return Credentials("AKIA" + who["caller"] * 16, "secret")
 
-    def assume_role(base, **kw):
+    def assume_role(base, req, **kw):
         if base.access_key_id.endswith("B" * 16):
             raise AwsError("sts:AssumeRole: AccessDenied")
-        return Credentials("ASIAROLE", "s", "t", expiry, role_arn=kw["role_arn"])
+        return Credentials("ASIAROLE", "s", "t", expiry, role_arn=req.role_arn)
 
-    def fetch_all(groups, creds, end):
+    def fetch_all(groups, creds, end, env):
         return [RegistryAuth(r.host, "AWS", "pw-of-" + who["caller"], expiry) for regs in groups.values() for r in regs]
 
     monkeypatch.setattr(aws, "ambient_credentials", ambient)
     monkeypatch.setattr(aws, "assume_role", assume_role)
     monkeypatch.setattr(ecr, "fetch_all", fetch_all)
-    monkeypatch.setattr(ecr, "prepare", lambda groups: None)
+    monkeypatch.setattr(ecr, "prepare", lambda groups, env: None)
     monkeypatch.setattr(
-        aws, "caller_arn", lambda creds, region, end: f"arn:aws:iam::123456789012:user/{creds.access_key_id}"
+        aws, "caller_arn", lambda creds, region, end, env: f"arn:aws:iam::123456789012:user/{creds.access_key_id}"
     )
     env = {
         "HOME": str(tmp_path),

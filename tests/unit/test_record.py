@@ -112,7 +112,7 @@ def test_the_core_values_are_records_that_keep_their_secrets_out_of_repr_and_pic
         login.Plan([], "aws", "us-east-1", "sts.amazonaws.com"),
         login.Auths([], "gitlab", None, None, None),
         login.LoginResult(login.Auths([], "gitlab", None, None, None)),
-        cache.Obtained([], "gitlab", None, None),
+        login.Obtained([], "gitlab", None, None),
         models.Registry("h.example", "us-east-1", "aws"),
     ]
     for value in values:
