@@ -29,11 +29,11 @@ COMMANDS = {
 # Commands served by modules of their own, imported only when that command runs: (module, help).
 EXTRA = {
     "doctor": (
-        "diagnostics.doctor",
+        "doctor_cli",
         "explain the identity, role and registries; evaluate a trust policy against the token's claims",
     ),
     "trust-policy": (
-        "diagnostics.doctor",
+        "doctor_cli",
         "print a role trust policy for a GitHub repository, GitLab project or Jenkins job",
     ),
 }

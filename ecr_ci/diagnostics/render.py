@@ -61,13 +61,7 @@ def _str(value: object) -> str | None:
 
 def text(d: Diagnostics) -> str:
     """Plain text block: what a terminal, GitLab and Jenkins show. The first line is the one-line error."""
-    lines = [d.summary]
-    if d.claims:
-        lines.append(CLAIMS_HEADING)
-        lines += [f"  {k}: {_show(v)}" for k, v in d.claims.items()]
-    if d.condition_keys:
-        lines.append(KEYS_HEADING)
-        lines += [f"  {k} = {_show(v)}" for k, v in d.condition_keys.items()]
+    lines = [d.summary, *claim_lines(d.claims, d.condition_keys)]
     if d.hints:
         lines.append("Likely cause:" if len(d.hints) == 1 else "Likely causes:")
         lines += [f"  - {h}" for h in d.hints]
@@ -76,6 +70,18 @@ def text(d: Diagnostics) -> str:
     if len(lines) > 1 and d.code not in ("error", ""):  # a one-line error stays one line
         lines.append(f"(cause: {d.code})")
     return "\n".join(lines)
+
+
+def claim_lines(claims: dict[str, object], condition_keys: dict[str, object], pad: str = "") -> list[str]:
+    """The claims block (and the condition keys they are matched as), as :func:`text` and the doctor show it."""
+    lines: list[str] = []
+    if claims:
+        lines.append(pad + CLAIMS_HEADING)
+        lines += [f"{pad}  {k}: {_show(v)}" for k, v in claims.items()]
+    if condition_keys:
+        lines.append(pad + KEYS_HEADING)
+        lines += [f"{pad}  {k} = {_show(v)}" for k, v in condition_keys.items()]
+    return lines
 
 
 def markdown(d: Diagnostics, *, title: str = "ecr-ci: login failed") -> str:
