@@ -18,7 +18,6 @@ def test_core_commands_do_not_import_the_other_commands_modules():
             "ecr_ci.doctor_cli",
             "ecr_ci.diagnostics.doctor",
             "ecr_ci.diagnostics.explain",
-            "ecr_ci.diagnostics.render",
             "ecr_ci.diagnostics.claims",
             "ecr_ci.diagnostics.trust",
             "ecr_ci.diagnostics.trustgen",
