@@ -220,11 +220,12 @@ def ambient_credentials() -> Credentials:
         found = session().get_credentials()
         frozen = found.get_frozen_credentials() if found is not None else None
     except BotoCoreError as e:  # a missing profile, a broken SSO cache, an unreachable credential process…
-        raise AwsError(f"credentials: the AWS credential chain failed ({e})") from e
+        raise AwsError(f"credentials: the AWS credential chain failed ({e})", code="aws.credentials-missing") from e
     if found is None or frozen is None:
         raise AwsError(
             "credentials: none found in the AWS credential chain (oidc: none needs AWS_ACCESS_KEY_ID, a profile, "
-            "or an instance or pod role; in CI use an OIDC source instead)"
+            "or an instance or pod role; in CI use an OIDC source instead)",
+            code="aws.credentials-missing",
         )
     expiry = getattr(found, "_expiry_time", None)
     return Credentials(frozen.access_key, frozen.secret_key, frozen.token, expiry)

@@ -46,15 +46,16 @@ def fetch_group(
         raise
     except Exception as e:
         code, status = error_code(e)
-        hint = ""
+        hint, cause = "", "aws.failed"
         if code in ("AccessDeniedException", "AccessDenied", "403") or status == 403:
+            cause = "ecr.access-denied"
             action = (
                 "ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken"
                 if first.public
                 else "ecr:GetAuthorizationToken"
             )
             hint = f'; allow {action} on Resource "*" for {credentials.role_arn or "these credentials"}'
-        raise AwsError(f"{where}: failed ({describe(e)}: {_safe_message(e)}{hint})") from e
+        raise AwsError(f"{where}: failed ({describe(e)}: {_safe_message(e)}{hint})", code=cause) from e
     data = response["authorizationData"]
     item = data if isinstance(data, dict) else data[0]
     user, password = _split(item["authorizationToken"])

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 
 from ecr_ci._record import field, record
-from ecr_ci.core import cache, registries
+from ecr_ci.core import cache, log, registries
 from ecr_ci.core.cache import Entry, Group, TokenCache
 from ecr_ci.core.cache import key as cache_key
 from ecr_ci.core.identity import IdentityToken, TokenSource, fallback_session_name
@@ -103,7 +103,12 @@ def plan(settings: Settings) -> Plan:
     if settings.region and registries.check_region(settings.region, settings.where("region"))["id"] == partition:
         sts_region = settings.region
     audience = settings.audience or (CHINA_AUDIENCE if partition == "aws-cn" else DEFAULT_AUDIENCE)
-    return Plan(regs, partition, sts_region or registries.PUBLIC_REGION, audience)
+    result = Plan(regs, partition, sts_region or registries.PUBLIC_REGION, audience)
+    log.debug(
+        f"plan: {len(regs)} registr{'y' if len(regs) == 1 else 'ies'} in partition {partition}, "
+        f"{len(registries.group(regs))} token call(s) at most; STS in {result.sts_region}; audience {audience}"
+    )
+    return result
 
 
 def credentials(
@@ -137,7 +142,9 @@ def credentials(
             p.audience,
             p.partition,
         )
+        log.debug(f"sts:AssumeRoleWithWebIdentity for {req.role_arn} (session {session_name}, {req.duration} s)")
         creds = aws.assume_role_with_web_identity(token, req, env=env, end=end)
+        log.debug(f"role credentials until {creds.expiration}")
         return creds, token.source, session_name
     base = base or aws.ambient_credentials()
     if not settings.role_arn:
@@ -150,6 +157,7 @@ def credentials(
         settings.session_policy,
         tuple(settings.managed_session_policies),
     )
+    log.debug(f"sts:AssumeRole for {req.role_arn} from the AWS credential chain (session {session_name})")
     return aws.assume_role(base, req, env=env, end=end), "aws-credential-chain", session_name
 
 
@@ -202,6 +210,9 @@ def get_auths(
 
             if warm is not None:
                 warm.result()
+            log.debug(
+                "GetAuthorizationToken for " + ", ".join(f"{g[1]} ({g[2]}{', public' if g[3] else ''})" for g in todo)
+            )
             return ecr.fetch_all(todo, creds, end, env)
 
         fetched: list[IdentityToken] = []
@@ -211,6 +222,7 @@ def get_auths(
                 return None
             if not fetched:
                 fetched.append(source.fetch(p.audience, max(1.0, end - time.monotonic())))
+                log.debug(f"identity token from {source.name} ({fetched[0].origin}), audience {p.audience}")
             return fetched[0]
 
         principal, identity_scope, base = settings.role_arn, None, None
@@ -236,6 +248,9 @@ def get_auths(
             account_of=lambda creds: _caller_account(creds, p.sts_region, end, env),
             fetch=fetch,
         )
+    log.debug(
+        f"cache: {len(got.cached_hosts)} of {len(got.auths)} registr{'y' if len(got.auths) == 1 else 'ies'} served"
+    )
     return Auths(
         got.auths, got.identity_source, settings.role_arn, got.session_name, got.credentials_expire, got.warnings
     )
@@ -261,6 +276,7 @@ def write(obtained: Auths, settings: Settings, env: Mapping[str, str]) -> LoginR
         if kind == "none":
             continue
         written = sinks.store(sinks.target(kind, env, settings.docker_config), obtained.auths, settings.shadowing)
+        log.debug(f"wrote {len(written.hosts)} entr{'y' if len(written.hosts) == 1 else 'ies'} to {written.path}")
         result.files.append(written)
         result.warnings += written.warnings
     return result

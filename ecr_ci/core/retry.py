@@ -41,6 +41,9 @@ TRUST_CODES = {
 }
 
 
+THROTTLING_CODES = {c for c in RETRY_CODES if "hrottl" in c or "Limit" in c or "TooMany" in c or c == "SlowDown"}
+
+
 def error_code(e: BaseException) -> tuple[str, int]:
     response = getattr(e, "response", None) or {}
     code = str(response.get("Error", {}).get("Code", ""))
@@ -83,7 +86,11 @@ def call(
                 raise
             pause = random.uniform(0, min(10.0, 0.25 * 2**attempt))  # full jitter
             if clock() + pause >= end or attempt >= 12:
-                raise give_up(f"{what}: gave up after {attempt} attempts ({describe(e)})") from e
+                if give_up is not AwsError:
+                    code = "identity.endpoint-failed"  # the OIDC token endpoint
+                else:
+                    code = "aws.throttled" if error_code(e)[0] in THROTTLING_CODES else "aws.unreachable"
+                raise give_up(f"{what}: gave up after {attempt} attempts ({describe(e)})", code=code) from e
             sleep(pause)
 
 
