@@ -8,12 +8,11 @@ cache is keyed on the same endpoints the tokens were fetched from.
 
 from __future__ import annotations
 
+import base64
+import ssl
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping
-
-TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on a credential-helper cache hit
-if TYPE_CHECKING:
-    import ssl
-    import urllib.request
 
 
 def _get(env: Mapping[str, str], name: str) -> str:
@@ -22,9 +21,6 @@ def _get(env: Mapping[str, str], name: str) -> str:
 
 def proxies(url: str, env: Mapping[str, str]) -> dict[str, str]:
     """``{scheme: proxy URL}`` for a request to ``url``: empty when no proxy is set or ``NO_PROXY`` exempts the host."""
-    import urllib.parse
-    import urllib.request
-
     found = {s: p for s in ("http", "https") if (p := _get(env, f"{s}_proxy"))}
     if not found:
         return {}
@@ -39,9 +35,7 @@ def open_url(
     request: urllib.request.Request, env: Mapping[str, str], timeout: float, context: ssl.SSLContext | None = None
 ) -> object:
     """``urlopen`` with the mapping's proxies instead of the process environment's."""
-    import urllib.request
-
-    handlers: list[urllib.request.BaseHandler] = [_proxy_handler_class()(proxies(request.full_url, env))]
+    handlers: list[urllib.request.BaseHandler] = [_MappingProxyHandler(proxies(request.full_url, env))]
     if context is not None:
         handlers.append(urllib.request.HTTPSHandler(context=context))
     return urllib.request.build_opener(*handlers).open(request, timeout=timeout)
@@ -56,28 +50,15 @@ def endpoint_url(service: str, env: Mapping[str, str]) -> str | None:
     return env.get(specific) or env.get("AWS_ENDPOINT_URL") or None
 
 
-_HANDLER: list[type] = []
+class _MappingProxyHandler(urllib.request.ProxyHandler):
+    """urllib's ProxyHandler without its second look at ``NO_PROXY`` in ``os.environ``: :func:`proxies` has already
+    applied the mapping's ``NO_PROXY``. Otherwise the same (Basic proxy credentials, a CONNECT tunnel for https)."""
 
-
-def _proxy_handler_class() -> type:
-    if _HANDLER:
-        return _HANDLER[0]
-    import base64
-    import urllib.parse
-    import urllib.request
-
-    class MappingProxyHandler(urllib.request.ProxyHandler):
-        """urllib's ProxyHandler without its second look at ``NO_PROXY`` in ``os.environ``: :func:`proxies` has
-        already applied the mapping's ``NO_PROXY``. Otherwise the same (Basic proxy credentials, CONNECT for https)."""
-
-        def proxy_open(self, req: urllib.request.Request, proxy: str, type: str) -> object:
-            parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"{type}://{proxy}")
-            if parts.username and parts.password:
-                pair = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password)}"
-                req.add_header("Proxy-authorization", "Basic " + base64.b64encode(pair.encode()).decode("ascii"))
-            hostport = parts.hostname + (f":{parts.port}" if parts.port else "") if parts.hostname else proxy
-            req.set_proxy(hostport, parts.scheme)
-            return None  # the http/https handlers go on (through a CONNECT tunnel for https)
-
-    _HANDLER.append(MappingProxyHandler)
-    return MappingProxyHandler
+    def proxy_open(self, req: urllib.request.Request, proxy: str, type: str) -> None:
+        parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"{type}://{proxy}")
+        if parts.username and parts.password:
+            pair = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password)}"
+            req.add_header("Proxy-authorization", "Basic " + base64.b64encode(pair.encode()).decode("ascii"))
+        hostport = parts.hostname + (f":{parts.port}" if parts.port else "") if parts.hostname else proxy
+        req.set_proxy(hostport, parts.scheme)
+        return None  # the http/https handlers go on (through a CONNECT tunnel for https)

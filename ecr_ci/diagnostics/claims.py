@@ -17,12 +17,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
+from typing import Any
 
 from ecr_ci.core.jwt import decode_claims  # noqa: F401 - re-exported: diagnostics and tests read claims here
-
-TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on a credential-helper cache hit
-if TYPE_CHECKING:
-    from typing import Any
 
 GITHUB_HOST = "token.actions.githubusercontent.com"
 STS_AUDIENCE = "sts.amazonaws.com"

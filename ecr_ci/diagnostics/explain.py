@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from ecr_ci.diagnostics.claims import (
     _SUMMARY_KEYS,
@@ -28,10 +29,6 @@ from ecr_ci.diagnostics.claims import (
     token_summary,
 )
 from ecr_ci.errors import Diagnostics, scrub
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 _CODES = {
     "AccessDenied": "AccessDenied",
