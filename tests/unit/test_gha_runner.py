@@ -116,7 +116,11 @@ def test_file_commands_are_parsed_the_runners_way():
 
 
 def test_commands_are_parsed_the_runners_way():
-    assert parse_command("  ::error file=a%2Cb,line=3::bad%0Athing") == ("error", {"file": "a,b", "line": "3"}, "bad\nthing")
+    assert parse_command("  ::error file=a%2Cb,line=3::bad%0Athing") == (
+        "error",
+        {"file": "a,b", "line": "3"},
+        "bad\nthing",
+    )
     assert parse_command("::unknown::x") is None
     assert parse_command("echo ::error::x") is None
 
@@ -181,7 +185,9 @@ def test_inputs_are_interpolated_into_run_like_the_runner_does(tmp_path):
 def test_a_mask_before_the_value_hides_it_everywhere(tmp_path, secret):
     # The secret reaches the step through a file: a literal in the script or env block would show in its header.
     (tmp_path / "s").write_text(secret)
-    run = f'S=$(cat {tmp_path / "s"})\necho "::add-mask::$S"\necho "value: $S"\necho "err $S" >&2\necho "::error::bad $S"'
+    run = (
+        f'S=$(cat {tmp_path / "s"})\necho "::add-mask::$S"\necho "value: $S"\necho "err $S" >&2\necho "::error::bad $S"'
+    )
     job = Job(tmp_path / "job")
     result = job.uses(action(tmp_path, [{"shell": "bash", "run": run}]))
     assert job.is_masked(secret) and job.violations == []
@@ -207,7 +213,7 @@ def test_a_secret_written_into_the_script_shows_in_its_header(tmp_path, secret):
 )
 def test_a_late_mask_is_caught(tmp_path, secret, run):
     (tmp_path / "s").write_text(secret)
-    script = f'S=$(cat {tmp_path / "s"}); {run}'
+    script = f"S=$(cat {tmp_path / 's'}); {run}"
     job = Job(tmp_path / "job", strict=False)
     job.uses(action(tmp_path, [{"shell": "bash", "run": script}]))
     assert any("registered after the value was printed" in v for v in job.violations), job.violations
@@ -245,7 +251,9 @@ def test_retired_commands_are_violations(tmp_path):
 
 def test_stop_commands_suspends_processing(tmp_path):
     job = Job(tmp_path / "job")
-    job.run('echo "::stop-commands::tok123"; echo "::error::not an annotation"; echo "::tok123::"; echo "::error::real"')
+    job.run(
+        'echo "::stop-commands::tok123"; echo "::error::not an annotation"; echo "::tok123::"; echo "::error::real"'
+    )
     assert [a.message for a in job.annotations if a.kind == "error"] == ["real"]
 
 
@@ -269,6 +277,8 @@ def test_identity_variables_come_from_the_issuer_and_the_request_token_is_masked
 def test_event_file_and_runner_variables(tmp_path):
     event = {"pull_request": {"head": {"repo": {"fork": True}}}}
     job = Job(tmp_path / "job", event_name="pull_request", event=event, debug=True)
-    res = job.run('python3 -c "import json,os; print(json.load(open(os.environ[\'GITHUB_EVENT_PATH\']))); print(os.environ[\'RUNNER_DEBUG\'], os.environ[\'RUNNER_TEMP\'])"')
+    res = job.run(
+        "python3 -c \"import json,os; print(json.load(open(os.environ['GITHUB_EVENT_PATH']))); print(os.environ['RUNNER_DEBUG'], os.environ['RUNNER_TEMP'])\""
+    )
     assert res.outcome == "success" and json.dumps(True).lower() in res.log[-2].lower()
     assert res.log[-1] == f"1 {job.temp}"
