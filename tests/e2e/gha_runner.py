@@ -488,6 +488,9 @@ _SHELLS = {
 }
 
 
+_PWSH_EXIT = "if ((Test-Path -LiteralPath variable:\\LASTEXITCODE)) { exit $LASTEXITCODE }"
+
+
 @dataclass
 class Annotation:
     kind: str  # error, warning, notice, debug
@@ -851,8 +854,8 @@ class Job:
         env = self._process_env(step_env, action_path, files)
         command, args_format, ext = self._shell(shell_spec)
         script_path = self.temp / f"{uuid.uuid4()}{ext}"
-        if ext == ".ps1":
-            script = f"$ErrorActionPreference = 'stop'\n{script}\nif ((Test-Path -LiteralPath variable:\\LASTEXITCODE)) {{ exit $LASTEXITCODE }}"
+        if ext == ".ps1":  # the runner's fix-up for PowerShell scripts
+            script = f"$ErrorActionPreference = 'stop'\n{script}\n{_PWSH_EXIT}"
         script_path.write_text(script)
         program = shutil.which(command, path=env.get("PATH"))
         result = StepResult(step_id, name, "success", "success")

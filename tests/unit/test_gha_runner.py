@@ -7,7 +7,6 @@ secret on stderr, in an annotation, in a step's env block, in the summary) is ca
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 
 import pytest
@@ -133,11 +132,12 @@ def test_steps_outputs_env_path_and_working_directory(tmp_path):
          'printf "#!/bin/sh\\necho tool-ran\\n" > "$RUNNER_TEMP/bin/mytool"; chmod +x "$RUNNER_TEMP/bin/mytool"'},
         {"id": "two", "shell": "bash", "if": "steps.one.outputs.x == 'HELLO'", "working-directory": "sub",
          "env": {"GOT": "${{ steps.one.outputs.x }}"},
-         "run": 'test "$FROM_ONE" = 1 && test "$(basename "$PWD")" = sub && mytool && echo "got=$GOT" >> "$GITHUB_OUTPUT"'},
+         "run": 'test "$FROM_ONE" = 1 && test "$(basename "$PWD")" = sub && mytool\n'
+                'echo "got=$GOT" >> "$GITHUB_OUTPUT"'},
         {"id": "never", "shell": "bash", "if": "runner.os == 'Plan9'", "run": "exit 1"},
     ]  # fmt: skip
-    d = action(tmp_path, steps, inputs={"word": {"description": "w", "default": "hello"}},
-               outputs={"got": {"value": "${{ steps.two.outputs.got }}"}, "multi": {"value": "${{ steps.one.outputs.multi }}"}})  # fmt: skip
+    outputs = {"got": {"value": "${{ steps.two.outputs.got }}"}, "multi": {"value": "${{ steps.one.outputs.multi }}"}}
+    d = action(tmp_path, steps, inputs={"word": {"description": "w", "default": "hello"}}, outputs=outputs)
     job = Job(tmp_path / "job")
     (job.workspace / "sub").mkdir()
     result = job.uses(d)
@@ -257,28 +257,37 @@ def test_stop_commands_suspends_processing(tmp_path):
     assert [a.message for a in job.annotations if a.kind == "error"] == ["real"]
 
 
+FETCH_TOKEN = """
+import json, os, urllib.request
+request = urllib.request.Request(
+    os.environ["ACTIONS_ID_TOKEN_REQUEST_URL"] + "&audience=x",
+    headers={"Authorization": "bearer " + os.environ["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]},
+)
+token = json.load(urllib.request.urlopen(request))["value"]
+print("::add-mask::" + token, flush=True)
+print(token)
+"""
+
+
 def test_identity_variables_come_from_the_issuer_and_the_request_token_is_masked(tmp_path, oidc_issuer):
     job = Job(tmp_path / "job", oidc=oidc_issuer)
-    res = job.run(
-        'curl -sf -H "Authorization: bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN" "$ACTIONS_ID_TOKEN_REQUEST_URL&audience=x" '
-        '| python3 -c "import json,sys; t=json.load(sys.stdin)[\'value\']; print(\'::add-mask::\'+t); print(t)"'
-        if __import__("shutil").which("curl") else
-        'python3 -c "import json,os,urllib.request as u; r=u.Request(os.environ[\'ACTIONS_ID_TOKEN_REQUEST_URL\']+\'&audience=x\','
-        ' headers={\'Authorization\': \'bearer \'+os.environ[\'ACTIONS_ID_TOKEN_REQUEST_TOKEN\']}); '
-        't=json.load(u.urlopen(r))[\'value\']; print(\'::add-mask::\'+t, flush=True); print(t)"'
-    )  # fmt: skip
+    res = job.run(FETCH_TOKEN, shell="python")
     assert res.outcome == "success", job.text()
-    assert oidc_issuer.audiences[-1] == "x" and job.is_masked(oidc_issuer.tokens[-1])
+    assert oidc_issuer.audiences[-1] == "x" and job.is_masked(oidc_issuer.tokens[-1]) and res.log[-1] == "***"
     assert job.run('echo "$ACTIONS_ID_TOKEN_REQUEST_TOKEN"').log[-1] == "***"
     no_perm = Job(tmp_path / "job2", oidc=oidc_issuer, id_token=False)
     assert no_perm.run('test -z "${ACTIONS_ID_TOKEN_REQUEST_URL:-}"').outcome == "success"
 
 
+PRINT_EVENT = """
+import json, os
+print(json.load(open(os.environ["GITHUB_EVENT_PATH"]))["pull_request"]["head"]["repo"]["fork"])
+print(os.environ["RUNNER_DEBUG"], os.environ["RUNNER_TEMP"])
+"""
+
+
 def test_event_file_and_runner_variables(tmp_path):
     event = {"pull_request": {"head": {"repo": {"fork": True}}}}
     job = Job(tmp_path / "job", event_name="pull_request", event=event, debug=True)
-    res = job.run(
-        "python3 -c \"import json,os; print(json.load(open(os.environ['GITHUB_EVENT_PATH']))); print(os.environ['RUNNER_DEBUG'], os.environ['RUNNER_TEMP'])\""
-    )
-    assert res.outcome == "success" and json.dumps(True).lower() in res.log[-2].lower()
-    assert res.log[-1] == f"1 {job.temp}"
+    res = job.run(PRINT_EVENT, shell="python")
+    assert res.outcome == "success" and res.log[-2:] == ["True", f"1 {job.temp}"], job.text()
