@@ -25,7 +25,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from .settings import load_yaml_schema
+from .adapters.base import input_variable
+from .settings import env_twin, load_yaml_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = ROOT / "actions" / "ecr-login" / "action.yml"
@@ -35,11 +36,6 @@ _REGION = re.compile(
     r"^(?P<indent>[ \t]*)# BEGIN generated: (?P<part>[\w-]+)\n.*?^[ \t]*# END generated: (?P=part)\n", re.S | re.M
 )
 _TABLE = re.compile(r"(<!-- inputs:start[^>]*-->\n).*?(<!-- inputs:end -->)", re.S)
-
-
-def input_variable(name: str) -> str:
-    """``ECR_CI_INPUT_`` + the input name upper-cased, every non-alphanumeric as ``_`` (``base.input_variable``)."""
-    return "ECR_CI_INPUT_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
 def inputs() -> list[tuple[str, dict[str, Any], str | None]]:
@@ -121,7 +117,7 @@ def render_action(text: str) -> str:
 def inputs_table() -> str:
     rows = ["| input | env twin | description |", "|---|---|---|"]
     for name, _spec, setting in inputs():
-        twin = f"`ECR_CI_{setting.upper()}`" if setting else "—"
+        twin = f"`{env_twin(setting)}`" if setting else "—"
         rows.append(f"| `{name}` | {twin} | {description(_spec).replace('|', chr(92) + '|')} |")
     return "\n".join(rows) + "\n"
 
