@@ -19,6 +19,7 @@ from typing import Any
 from ecr_ci._record import replace
 from ecr_ci.adapters import base
 from ecr_ci.ci import github
+from ecr_ci.core import log
 from ecr_ci.errors import ConfigError
 
 SURFACE = "github"
@@ -93,8 +94,6 @@ def _login(env: dict[str, str]) -> int:
     from ecr_ci.core import flow
 
     if env.get("RUNNER_DEBUG") == "1":
-        from ecr_ci.core import log
-
         log.enable(sys.stdout)  # one stream: the runner shows it in order with the rest
     own = base.adapter_inputs(SURFACE, env)
     run_env = dict(env)  # what the login sees: the job's environment plus this step's proxy inputs
@@ -123,6 +122,8 @@ def _login(env: dict[str, str]) -> int:
     if source is None:
         raise ConfigError("github: not a GitHub Actions job (GITHUB_ACTIONS is not true)", code="input.invalid")
     p = flow.plan(settings)  # bad input fails here, before any network call
+    log.debug(f"plan: {', '.join(r.host for r in p.registries)}; STS in {p.sts_region}; audience {p.audience}")
+    log.debug(f"adapter inputs: {own}; writes {', '.join(settings.write)}")
     command("group", "ecr-ci: log in to Amazon ECR")
     obtained = flow.get_auths(settings, run_env, _masked(source), p)
     if own["mask-password"]:
