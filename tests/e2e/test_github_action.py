@@ -8,13 +8,13 @@ import json
 import os
 import random
 import shlex
-import shutil
 import stat
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.gha_checkout import checkout
 from tests.e2e.gha_runner import Job
 from tests.testbed import hosts
 from tests.testbed.moto import moto_ecr_auth, moto_ecr_password
@@ -26,36 +26,30 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/ci-push"
 HOST = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
 SECRET_OUTPUTS = {"docker-password": {"password"}}
 SECRET_ENV = {"AWS_SECRET_ACCESS_KEY": {"aws-secret-key"}, "AWS_SESSION_TOKEN": {"aws-session-token"}}
-STUB = """#!/bin/sh
-# Stand-in for the shared bootstrap until it is on this branch: the dev environment's ecr-ci. It checks that the
-# action hands it its own checkout, as the real one would build from there.
-[ "$1" = --from ] && [ "$(cd "$2" && pwd -P)" = "$(cd "$(dirname "$0")/.." && pwd -P)" ] || {
-  echo "bootstrap stub: expected --from <checkout>, got $*" >&2; exit 2; }
-printf '%s\\n' {ecr_ci}
-"""
+
+
+@pytest.fixture(scope="session")
+def bootstrap_cache(tmp_path_factory) -> Path:
+    """One tool cache for the session's jobs, as on a runner that has run the action before."""
+    return tmp_path_factory.mktemp("bootstrap-cache")
 
 
 @pytest.fixture(scope="session")
 def action_dir(tmp_path_factory) -> Path:
-    """actions/ecr-login as a job checks it out: the real tree once the shared bootstrap is in it, else a copy of
-    the action beside a bootstrap stand-in that prints the dev environment's ecr-ci."""
-    if (ROOT / "bootstrap" / "bootstrap.sh").exists():
-        os.environ.setdefault("ECR_CI_BOOTSTRAP_CACHE_DIR", str(tmp_path_factory.mktemp("bootstrap-cache")))
-        return ROOT / "actions" / "ecr-login"
-    tree = tmp_path_factory.mktemp("checkout")
-    (tree / "actions" / "ecr-login").mkdir(parents=True)
-    shutil.copy(ROOT / "actions" / "ecr-login" / "action.yml", tree / "actions" / "ecr-login")
-    (tree / "bootstrap").mkdir()
-    stub = tree / "bootstrap" / "bootstrap.sh"
-    stub.write_text(STUB.replace("{ecr_ci}", shlex.quote(str(Path(sys.executable).with_name("ecr-ci")))))
-    stub.chmod(0o755)
-    return tree / "actions" / "ecr-login"
+    """actions/ecr-login as a job checks it out (tests/e2e/gha_checkout.py)."""
+    return checkout(tmp_path_factory.mktemp("checkout"))
+
+
+def new_job(path: Path, cache: Path, **options) -> Job:
+    """A job on an emulated runner whose environment is this test's (see clean_env) plus the shared tool cache."""
+    env = {**os.environ, "ECR_CI_BOOTSTRAP_CACHE_DIR": str(cache)}
+    return Job(path, env=env, allow_outputs=SECRET_OUTPUTS, allow_env=SECRET_ENV, **options)
 
 
 @pytest.fixture
-def job(tmp_path, oidc_issuer, clean_env, action_dir):
-    """A push job with `id-token: write` on an emulated runner; its DOCKER_CONFIG is the user's (HOME/.docker)."""
-    return Job(tmp_path / "job", oidc=oidc_issuer, allow_outputs=SECRET_OUTPUTS, allow_env=SECRET_ENV)
+def job(tmp_path, oidc_issuer, bootstrap_cache):
+    """A push job with `id-token: write`; its DOCKER_CONFIG is the user's (HOME/.docker)."""
+    return new_job(tmp_path / "job", bootstrap_cache, oidc=oidc_issuer)
 
 
 def login(job: Job, action_dir: Path, **inputs: str):
@@ -186,8 +180,8 @@ def test_mask_password_false_still_never_prints_it_and_masks_the_token(job, acti
     assert moto_ecr_password(ACCOUNT) not in job.text()
 
 
-def test_runner_debug_turns_on_the_verbose_log(tmp_path, oidc_issuer, action_dir):
-    job = Job(tmp_path / "job", oidc=oidc_issuer, debug=True, allow_outputs=SECRET_OUTPUTS)
+def test_runner_debug_turns_on_the_verbose_log(tmp_path, oidc_issuer, action_dir, bootstrap_cache):
+    job = new_job(tmp_path / "job", bootstrap_cache, oidc=oidc_issuer, debug=True)
     result = login(job, action_dir)
     assert result.outcome == "success", job.text()
     assert any(line.text.startswith("ecr-ci: debug:") for line in job.log)
@@ -202,8 +196,8 @@ def test_two_logins_in_one_job_accumulate(job, action_dir):
 
 
 # -- failures: one ::error:: with the cause, a failed step, nothing written -----------------------------------
-def test_no_id_token_permission(tmp_path, oidc_issuer, action_dir):
-    job = Job(tmp_path / "job", oidc=oidc_issuer, id_token=False)
+def test_no_id_token_permission(tmp_path, oidc_issuer, action_dir, bootstrap_cache):
+    job = new_job(tmp_path / "job", bootstrap_cache, oidc=oidc_issuer, id_token=False)
     result = login(job, action_dir)
     assert_nothing_written(job, result)
     message = the_error(result)
@@ -211,21 +205,23 @@ def test_no_id_token_permission(tmp_path, oidc_issuer, action_dir):
     assert "github.no-id-token-permission" in job.summaries[-1]
 
 
-def test_fork_pull_request(tmp_path, oidc_issuer, action_dir):
+def test_fork_pull_request(tmp_path, oidc_issuer, action_dir, bootstrap_cache):
     event = {
         "pull_request": {
             "head": {"repo": {"full_name": "fork/octo-repo"}},
             "base": {"repo": {"full_name": "octo-org/octo-repo"}},
         }
     }
-    job = Job(tmp_path / "job", oidc=oidc_issuer, id_token=False, event_name="pull_request", event=event)
+    job = new_job(
+        tmp_path / "job", bootstrap_cache, oidc=oidc_issuer, id_token=False, event_name="pull_request", event=event
+    )
     result = login(job, action_dir)
     assert_nothing_written(job, result)
     assert "(cause: github.fork-pr)" in the_error(result) and "forks" in the_error(result)
 
 
-def test_dependabot(tmp_path, oidc_issuer, action_dir):
-    job = Job(tmp_path / "job", oidc=oidc_issuer, id_token=False, actor="dependabot[bot]")
+def test_dependabot(tmp_path, oidc_issuer, action_dir, bootstrap_cache):
+    job = new_job(tmp_path / "job", bootstrap_cache, oidc=oidc_issuer, id_token=False, actor="dependabot[bot]")
     result = login(job, action_dir)
     assert_nothing_written(job, result)
     assert "(cause: github.dependabot)" in the_error(result)
