@@ -110,20 +110,15 @@ def _login(env: dict[str, str]) -> int:
     for name in ("GITHUB_OUTPUT", "GITHUB_ENV") + (("RUNNER_TEMP",) if isolate else ()):
         if not env.get(name):
             raise ConfigError(f"github: {name} is not set (is this a GitHub Actions job?)", code="input.missing")
-    # An unreadable credential file fails before any network call, as in flow.login.
-    kinds = [] if isolate else [k for k in settings.write if k != "none"]
-    for path in (
-        [user_config / "config.json"]
-        if isolate
-        else [sinks.target(k, run_env, settings.docker_config).path for k in kinds]
-    ):
+    kinds = [k for k in settings.write if k != "none"]
+    targets = [sinks.target(k, run_env, settings.docker_config).path for k in kinds]
+    for path in [user_config / "config.json"] if isolate else targets:  # unreadable: fail before the network
         sinks.read_json(path, "credential file")
     source = github.token_source(run_env)
     if source is None:
         raise ConfigError("github: not a GitHub Actions job (GITHUB_ACTIONS is not true)", code="input.invalid")
     p = flow.plan(settings)  # bad input fails here, before any network call
     log.debug(f"plan: {', '.join(r.host for r in p.registries)}; STS in {p.sts_region}; audience {p.audience}")
-    log.debug(f"adapter inputs: {own}; writes {', '.join(settings.write)}")
     command("group", "ecr-ci: log in to Amazon ECR")
     obtained = flow.get_auths(settings, run_env, _masked(source), p)
     if own["mask-password"]:
@@ -132,9 +127,9 @@ def _login(env: dict[str, str]) -> int:
     exported: dict[str, str] = {}
     if creds is not None:
         mask(creds.access_key_id, creds.secret_access_key, creds.session_token)
+        region = settings.region or p.sts_region
         exported.update(AWS_ACCESS_KEY_ID=creds.access_key_id, AWS_SECRET_ACCESS_KEY=creds.secret_access_key)
-        exported.update(AWS_SESSION_TOKEN=creds.session_token or "")
-        exported.update(AWS_REGION=settings.region or p.sts_region, AWS_DEFAULT_REGION=settings.region or p.sts_region)
+        exported.update(AWS_SESSION_TOKEN=creds.session_token or "", AWS_REGION=region, AWS_DEFAULT_REGION=region)
     if isolate:  # files of this job alone, under RUNNER_TEMP (emptied by the runner when the job ends)
         work = Path(tempfile.mkdtemp(prefix="ecr-ci-", dir=env["RUNNER_TEMP"]))
         if "docker" in settings.write:
@@ -158,7 +153,7 @@ def _login(env: dict[str, str]) -> int:
     command("endgroup")
     docker_dir = sinks.docker_config_dir(run_env, settings.docker_config) if "docker" in settings.write else ""
     outputs = {"registries": ",".join(a.host for a in o.auths), "expires-at": _iso(o.expires_at)}
-    outputs["docker-config"] = str(docker_dir)
+    outputs["docker-config"] = str(docker_dir)  # amazon-ecr-login's per-host outputs can't exist in a composite
     if len(o.auths) == 1:
         one = o.auths[0]
         outputs.update({"registry": one.host, "docker-username": one.username, "docker-password": one.password})

@@ -255,7 +255,9 @@ def test_sts_refusal_shows_claims_and_a_matching_trust_policy(job, action_dir, f
     assert "(cause: sts." in the_error(result)
     summary = job.summaries[-1]
     assert "repo:octo-org/octo-repo:ref:refs/heads/main" in summary  # the decoded sub claim
-    assert "token.actions.githubusercontent.com:sub" in summary and "AssumeRoleWithWebIdentity" in summary
+    assert "token.actions.githubusercontent.com:sub" in summary  # the condition keys they are matched as
+    # and the trust policy that would have matched (JSON, in the summary's details)
+    assert '"token.actions.githubusercontent.com:sub": "repo:octo-org/octo-repo:ref:refs/heads/main"' in summary
 
 
 # -- injection ------------------------------------------------------------------------------------------------
@@ -277,3 +279,12 @@ def test_hostile_values_in_every_input_stay_inert(job, action_dir, tmp_path):
             assert name in message or "(cause: input." in message, message
         job.env.pop("DOCKER_CONFIG", None)
     assert not any(m.exists() for m in markers)
+
+
+def test_empty_inputs_fall_back_to_the_environment(job, action_dir):
+    """A job-level `env:` can set defaults for every step: the env twin, then the standard variable."""
+    job.base_env |= {"AWS_ROLE_ARN": ROLE, "ECR_CI_REGISTRIES": ACCOUNT, "AWS_REGION": "eu-west-1"}
+    result = job.uses(action_dir, {})
+    assert result.outcome == "success", job.text()
+    assert result.outputs["registry"] == f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com"
+    assert ROLE in job.summaries[-1]
