@@ -37,6 +37,9 @@ a step adds (no extra encodings are assumed), so it can only be stricter. With `
 violation raises :class:`Violation` when the step ends; ``job.violations`` lists them either way. The masked log,
 summaries and outputs are recorded in the ledger for the session-end scan.
 
+Stricter than the runner: a ``with:`` key the action does not declare is an error (the runner warns), and so is
+an expression this emulator does not implement.
+
 Not emulated: ``uses:`` steps inside the composite action (this project's action has none), post steps
 (composite actions have none), the legacy ``##[cmd]`` command form, problem matchers, containers.
 """
@@ -687,6 +690,15 @@ class Job:
         inner_steps: dict[str, dict[str, Any]] = {}
         results: list[StepResult] = []
         first_log, first_note = len(self.log), len(self.annotations)
+        # The runner's header for a `uses:` step: the action, its `with:` values and the step's env, masked.
+        header = [
+            f"##[group]Run {action_dir}",
+            *(["with:"] if given else []),
+            *(f"  {k}: {v}" for k, v in given.items()),
+        ]
+        header += ["env:", *(f"  {k}: {v}" for k, v in env.items())] if env else []
+        for line in [*header, "##[endgroup]"]:
+            self._show(f"{self.label} step {step_id}", self._mask(to_str(line)))
         failed = False
         for n, step in enumerate(runs.get("steps") or []):
             if "uses" in step:

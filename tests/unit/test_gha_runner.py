@@ -291,3 +291,10 @@ def test_event_file_and_runner_variables(tmp_path):
     job = Job(tmp_path / "job", event_name="pull_request", event=event, debug=True)
     res = job.run(PRINT_EVENT, shell="python")
     assert res.outcome == "success" and res.log[-2:] == ["True", f"1 {job.temp}"], job.text()
+
+
+def test_a_secret_passed_as_an_input_shows_in_the_uses_header(tmp_path, secret):
+    job = Job(tmp_path / "job", strict=False)
+    d = action(tmp_path, [{"shell": "bash", "run": "true"}], inputs={"x": {"description": "x"}})
+    job.uses(d, {"x": secret})
+    assert any("unmasked password" in v for v in job.violations)
