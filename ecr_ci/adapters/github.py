@@ -121,7 +121,8 @@ def _login(env: dict[str, str]) -> int:
     log.debug(f"plan: {', '.join(r.host for r in p.registries)}; STS in {p.sts_region}; audience {p.audience}")
     command("group", "ecr-ci: log in to Amazon ECR")
     obtained = flow.get_auths(settings, run_env, _masked(source), p)
-    if own["mask-password"]:
+    debug_unmasked = not own["mask-password"] and env.get("RUNNER_DEBUG") == "1"
+    if own["mask-password"] or debug_unmasked:  # a debug log shows every output: docker-password too
         mask(*(v for a in obtained.auths for v in (a.password, a.auth)))
     creds = obtained.credentials if export else None
     exported: dict[str, str] = {}
@@ -148,7 +149,7 @@ def _login(env: dict[str, str]) -> int:
         say(f"logged in to {a.host} (valid until {_iso(a.expires_at)})")
     for f in result.files:
         say(f"wrote {len(f.hosts)} entr{'y' if len(f.hosts) == 1 else 'ies'} to {f.path}")
-    for w in result.warnings:
+    for w in result.warnings + ["mask-password: false is ignored with debug logging on"] * debug_unmasked:
         command("warning", w, title="ecr-ci")
     command("endgroup")
     docker_dir = sinks.docker_config_dir(run_env, settings.docker_config) if "docker" in settings.write else ""

@@ -26,6 +26,8 @@ What is emulated, after the runner's own code (actions/runner ``ScriptHandler``,
   their order is the order the process wrote them): ``add-mask``, ``group``/``endgroup``, ``error``,
   ``warning``, ``notice``, ``debug``, ``stop-commands``; the retired ``set-output``, ``save-state``, ``set-env``,
   ``add-path`` are violations. Masks apply to every later line of the job, to annotations and to the summary.
+* **Debug logging** (``debug=True``): ``RUNNER_DEBUG=1``, and every value a step sets in ``GITHUB_ENV`` or
+  ``GITHUB_OUTPUT`` is shown in the log, as the runner's debug log does: an output secret left unmasked is caught.
 * **Identity**: with ``oidc=`` (the test bed's :class:`~tests.testbed.OidcIssuer`) and ``id_token=True`` each
   step gets ``ACTIONS_ID_TOKEN_REQUEST_URL``/``_TOKEN``, as with ``permissions: id-token: write``; the request
   token is masked from the start, as the runner masks its own access token.
@@ -930,6 +932,10 @@ class Job:
             for name, value in values.items():
                 allow = (self.allow_env if kind == "env" else self.allow_outputs).get(name, False)
                 LEDGER.record(f"{where} GITHUB_{kind.upper()} {name}", value, allow=allow)
+                if self.debug:  # the runner's debug log shows every value set (masked like any line)
+                    shown = f"{name}='{value}'" if kind == "env" else f"Set output {name} = {value}"
+                    for line in shown.split("\n"):
+                        self._show(where, "##[debug]" + self._mask(line))
             if kind == "env":
                 result.env_set.update(values)
                 self.env.update(values)

@@ -180,6 +180,15 @@ def test_mask_password_false_still_never_prints_it_and_masks_the_token(job, acti
     assert moto_ecr_password(ACCOUNT) not in job.text()
 
 
+def test_debug_logging_overrides_mask_password_false(tmp_path, oidc_issuer, action_dir, bootstrap_cache):
+    """The runner's debug log prints every output: the password is masked after all, and the step says so."""
+    job = new_job(tmp_path / "job", bootstrap_cache, oidc=oidc_issuer, debug=True)
+    result = login(job, action_dir, **{"mask-password": "false"})
+    assert result.outcome == "success", job.text()
+    assert job.is_masked(moto_ecr_password(ACCOUNT)) and "Set output docker-password = ***" in job.text()
+    assert any("mask-password: false is ignored" in a.message for a in result.annotations if a.kind == "warning")
+
+
 def test_runner_debug_turns_on_the_verbose_log(tmp_path, oidc_issuer, action_dir, bootstrap_cache):
     job = new_job(tmp_path / "job", bootstrap_cache, oidc=oidc_issuer, debug=True)
     result = login(job, action_dir)

@@ -298,3 +298,18 @@ def test_a_secret_passed_as_an_input_shows_in_the_uses_header(tmp_path, secret):
     d = action(tmp_path, [{"shell": "bash", "run": "true"}], inputs={"x": {"description": "x"}})
     job.uses(d, {"x": secret})
     assert any("unmasked password" in v for v in job.violations)
+
+
+def test_debug_logging_shows_outputs_and_env_masked_or_not(tmp_path, secret):
+    (tmp_path / "s").write_text(secret)
+    read = f"S=$(cat {tmp_path / 's'}); "
+    allow = {"allow_outputs": {"pw": {"password"}}, "allow_env": {"E": {"password"}}}
+    job = Job(tmp_path / "job", debug=True, **allow)
+    job.run(read + 'echo "::add-mask::$S"; echo "pw=$S" >> "$GITHUB_OUTPUT"; echo "E=$S" >> "$GITHUB_ENV"')
+    assert "##[debug]Set output pw = ***" in job.text() and "##[debug]E='***'" in job.text()
+    leaky = Job(tmp_path / "job2", debug=True, strict=False, **allow)
+    leaky.run(read + 'echo "pw=$S" >> "$GITHUB_OUTPUT"')
+    assert any("unmasked password" in v for v in leaky.violations)
+    quiet = Job(tmp_path / "job3", strict=False, **allow)  # without debug logging the runner shows no output values
+    quiet.run(read + 'echo "pw=$S" >> "$GITHUB_OUTPUT"')
+    assert quiet.violations == []
