@@ -89,6 +89,9 @@ def main() -> int:
             helper_main = None
         if helper_main is not None:
             helper_main()
+    from bench.gha import gha_lines
+
+    print("\n".join(gha_lines()))
     return 0
 
 

@@ -7,7 +7,7 @@ the login step (``ecr-ci adapter github``), with the emulator's own file and log
 OIDC issuer, alternating, after one warm-up each. Timings are wall clock on a noisy machine: the ratio is what
 means something. Aim: the warm step within 1.3x the CLI login (the Node actions' chain pays no set-up).
 
-``python -m tests.bench_gha`` prints the lines; ``gha_lines()`` returns them (for ``make bench``).
+``python -m bench.gha`` prints the lines; ``gha_lines()`` returns them (for ``make bench``).
 """
 
 from __future__ import annotations
