@@ -27,6 +27,8 @@ again with the settings schema and names the input.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -217,15 +219,20 @@ def inputs_table() -> str:
     return "\n".join(rows)
 
 
-def render_readme(text: str) -> str:
+def integrity(template: str) -> str:
+    """GitLab's ``include: integrity:`` value for a file: ``sha256-`` + the base64 SHA-256 of its bytes."""
+    return "sha256-" + base64.b64encode(hashlib.sha256(template.encode("utf-8")).digest()).decode()
+
+
+def render_readme(text: str, template: str) -> str:
+    """The README with the inputs table and the ``integrity:`` of ``template`` (the rendered template) in place."""
     head, rest = text.split(README_START, 1)
     _, tail = rest.split(README_END, 1)
-    return f"{head}{README_START}\n{inputs_table()}\n{README_END}{tail}"
+    text = f"{head}{README_START}\n{inputs_table()}\n{README_END}{tail}"
+    return re.sub(r"integrity: sha256-[A-Za-z0-9+/]{43}=", f"integrity: {integrity(template)}", text)
 
 
 def outputs() -> dict[Path, str]:
     """Every file this module generates, and what it should hold."""
-    return {
-        TEMPLATE: render_template(TEMPLATE.read_text(encoding="utf-8")),
-        README: render_readme(README.read_text(encoding="utf-8")),
-    }
+    template = render_template(TEMPLATE.read_text(encoding="utf-8"))
+    return {TEMPLATE: template, README: render_readme(README.read_text(encoding="utf-8"), template)}
