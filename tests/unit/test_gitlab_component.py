@@ -1,0 +1,253 @@
+"""The GitLab CI/CD component (``gitlab/``): generated from the settings schema, valid for GitLab, injection-proof.
+
+The component's pipelines run for real in ``tests/e2e/test_gitlab.py``; these tests hold the files themselves:
+no drift from ``settings.yaml``, both YAML documents and every README example valid against GitLab's CI schema
+(``check-jsonschema --builtin-schema vendor.gitlab-ci``, which can't read a two-document file: split at ``---``),
+every input mapped once into ``variables:`` and never into a script, and each input's regex agreeing with the
+settings schema on good and bad values.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from ecr_ci import gen_gitlab
+
+GITLAB = gen_gitlab.ROOT / "gitlab"
+HIDDEN = ".$[[ inputs.job-prefix ]]"
+GLOBAL_KEYWORDS = {"default", "include", "stages", "variables", "workflow", "image", "services", "cache",
+                   "before_script", "after_script"}  # fmt: skip
+
+
+class _GitLabLoader(yaml.SafeLoader):
+    """A safe loader that reads GitLab's ``!reference [job, key]`` as ``("!reference", [job, key])``."""
+
+
+_GitLabLoader.add_constructor(
+    "!reference", lambda loader, node: ("!reference", loader.construct_sequence(node))  # type: ignore[arg-type]
+)
+
+
+def documents(text: str) -> list[Any]:
+    return list(yaml.load_all(text, Loader=_GitLabLoader))  # noqa: S506 - a SafeLoader subclass
+
+
+def template_docs() -> tuple[dict[str, Any], dict[str, Any]]:
+    spec, jobs = documents(gen_gitlab.TEMPLATE.read_text())
+    return spec, jobs
+
+
+def readme_examples() -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", (GITLAB / "README.md").read_text(), re.S)
+
+
+def check_jsonschema(*files: Path) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent)) or shutil.which("check-jsonschema")
+    assert exe, "check-jsonschema is in the test extra (make venv)"
+    return subprocess.run(
+        [exe, "--builtin-schema", "vendor.gitlab-ci", "--data-transform", "gitlab-ci", *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+# -- generated, no drift --------------------------------------------------------------------------------------
+def test_template_and_readme_match_the_settings_schema():
+    stale = [p.name for p, text in gen_gitlab.outputs().items() if p.read_text(encoding="utf-8") != text]
+    assert not stale, f"{stale} differ from ecr_ci/settings.yaml: run python -m ecr_ci.gendocs"
+
+
+def test_a_changed_setting_is_drift(monkeypatch):
+    real = gen_gitlab.load_yaml_schema
+
+    def changed():
+        data = real()
+        data["settings"]["duration"]["description"] = "Changed."
+        return data
+
+    monkeypatch.setattr(gen_gitlab, "load_yaml_schema", changed)
+    outputs = gen_gitlab.outputs()
+    assert outputs[gen_gitlab.TEMPLATE] != gen_gitlab.TEMPLATE.read_text()
+    assert "description: Changed.\n" in outputs[gen_gitlab.TEMPLATE]
+    assert "| `duration` | number | `3600` | Changed. |" in outputs[gen_gitlab.README]
+
+
+def test_readme_integrity_is_the_templates():
+    import base64
+    import hashlib
+
+    digest = base64.b64encode(hashlib.sha256(gen_gitlab.TEMPLATE.read_bytes()).digest()).decode()
+    assert f"integrity: sha256-{digest}" in (GITLAB / "README.md").read_text()
+
+
+# -- valid for GitLab ---------------------------------------------------------------------------------------------
+def test_both_documents_every_readme_example_and_the_release_pipeline_pass_gitlabs_schema(tmp_path):
+    spec, jobs = gen_gitlab.TEMPLATE.read_text().split("\n---\n")
+    files = [tmp_path / "spec.yml", tmp_path / "jobs.yml", GITLAB / ".gitlab-ci.yml"]
+    files[0].write_text(spec + "\n")
+    files[1].write_text(jobs)
+    examples = readme_examples()
+    assert len(examples) >= 6  # component, project, remote, !reference, dind, kaniko
+    for i, example in enumerate(examples):
+        files.append(tmp_path / f"readme-{i}.yml")
+        files[-1].write_text(example)
+    proc = check_jsonschema(*files)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "spec:\n  inputs:\n    x:\n      type: list\n",  # an input type GitLab doesn't have
+        "include:\n  - remote: https://example.com/t.yml\n    integrity: sha256-short=\njob:\n  script: [x]\n",
+        "job:\n  extends: .ecr-login\n  before_script: !reference .ecr-login\n  script: [x]\n",
+    ],
+)
+def test_the_schema_check_can_fail(tmp_path, broken):
+    bad = tmp_path / "bad.yml"
+    bad.write_text(broken)
+    assert check_jsonschema(bad).returncode != 0
+
+
+def test_readme_examples_include_the_component_three_ways_and_use_the_hidden_job():
+    text = "\n".join(readme_examples())
+    for form in ("- component: $CI_SERVER_FQDN/", "- project: ", "- remote: https://", "integrity: sha256-"):
+        assert form in text
+    assert "!reference [.ecr-login, before_script]" in text
+    assert "docker:27-dind" in text and "/kaniko/executor" in text
+    for example in readme_examples():
+        (doc,) = documents(example)
+        users = [job for name, job in doc.items() if isinstance(job, dict) and "script" in job]
+        assert users and all(job.get("extends") == ".ecr-login" for job in users)
+
+
+# -- inputs: mapped once, never in a script -----------------------------------------------------------------------
+def test_every_input_is_a_variable_and_nothing_else_interpolates_one():
+    spec, jobs = template_docs()
+    inputs = spec["spec"]["inputs"]
+    assert set(jobs) == {HIDDEN}, "one hidden job, no global keywords"
+    assert not set(jobs) & GLOBAL_KEYWORDS
+    job = jobs[HIDDEN]
+    mapped = {}
+    for var, value in job["variables"].items():
+        text = value["value"] if isinstance(value, dict) else value
+        (name,) = re.fullmatch(r"\$\[\[ inputs\.([\w-]+) \]\]", text).groups()
+        assert var == gen_gitlab.input_variable(name)
+        if inputs[name]["type"] == "string":
+            assert value == {"value": text, "expand": False}, f"{var}: a $ in the value must stay a $"
+        mapped[name] = var
+    assert set(mapped) == set(inputs)
+    assert job["id_tokens"] == {"AWS_ID_TOKEN": {"aud": "$[[ inputs.audience ]]"}}
+    assert inputs["audience"]["default"] == "sts.amazonaws.com"
+    assert job["stage"] == "$[[ inputs.stage ]]"
+    script = "\n".join(job["before_script"])
+    assert "$[[" not in script, "an input interpolated into a script is shell injection"
+    # Outside `variables:`, `id_tokens:`, `stage:` and the job's own name, no input appears anywhere.
+    rest = {k: v for k, v in job.items() if k not in ("variables", "id_tokens", "stage")}
+    assert "$[[" not in yaml.safe_dump(rest)
+
+
+def test_the_script_names_each_input_variable_in_double_quotes_only():
+    _, jobs = template_docs()
+    script = "\n".join(jobs[HIDDEN]["before_script"])
+    for use in re.finditer(r".?\$\{?ECR_CI_INPUT_\w+", script):
+        assert use.group(0)[0] == '"', f"unquoted {use.group(0)!r}: word splitting and globbing"
+
+
+def test_inputs_are_the_settings_with_a_gitlab_name_plus_the_adapter_inputs():
+    spec, _ = template_docs()
+    data = gen_gitlab.load_yaml_schema()
+    gen_gitlab._interim(data)
+    expected = [s["names"]["gitlab"] for s in data["settings"].values() if (s.get("names") or {}).get("gitlab")]
+    expected += list(data["adapter_inputs"]["gitlab"])
+    assert list(spec["spec"]["inputs"]) == expected
+    for name in ("role-arn", "region", "registries", "audience", "session-name", "job-prefix", "stage"):
+        assert name in spec["spec"]["inputs"]
+    assert "default" not in spec["spec"]["inputs"]["registries"]  # mandatory: GitLab refuses a pipeline without it
+
+
+# -- each regex agrees with the settings schema ------------------------------------------------------------------
+SAMPLES = {
+    "role-arn": ["arn:aws:iam::123456789012:role/ci", "arn:aws-cn:iam::123456789012:role/a/b", "",
+                 "arn:aws:iam::12345:role/x", "arn:aws:iam::123456789012:user/x", 'x"; touch /tmp/pwned; echo "',
+                 "$(id)", "arn:aws:iam::123456789012:role/ci\nextra"],
+    "region": ["eu-west-1", "us-gov-west-1", "", "EU-WEST-1", "eu-west", "$(id)"],
+    "session-name": ["gitlab-1-2", "ab", "", "a", "has space", "x" * 65, "$(id)"],
+    "write": ["docker", "docker,podman", "docker, helm", "kaniko", "", "docker,bogus", "dock", "$(id)"],
+    "managed-session-policies": ["", "arn:aws:iam::aws:policy/ReadOnlyAccess",
+                                 "arn:aws:iam::123456789012:policy/a,arn:aws:iam::aws:policy/b", "arn:aws:iam::x:policy/a"],
+    "audience": ["sts.amazonaws.com", "sts.amazonaws.com.cn", "has space", "x\ty"],
+    "job-prefix": ["ecr-login", "ecr-login-prod", "a", ".dot", "has space", 'x"; touch /tmp/pwned; echo "'],
+    "stage": ["test", "build image", " lead", "trail ", ""],
+}  # fmt: skip
+
+
+def _schema_accepts(spec: dict[str, Any], raw: str) -> bool:
+    schema = spec["schema"]
+    if raw == "" and schema.get("type") == "array" and "default" in schema:
+        return True  # an empty list input is "not given": the default applies
+    types = [schema["type"]] if isinstance(schema["type"], str) else schema["type"]
+    value: object = raw
+    if "array" in types:
+        value = [part.strip() for part in re.split(r"[,\n]", raw) if part.strip()]
+    elif "null" in types and raw == "":
+        value = None
+    try:
+        jsonschema.validate(value, schema)
+    except jsonschema.ValidationError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_input_regex_accepts_exactly_what_the_settings_schema_accepts(name):
+    spec, _ = template_docs()
+    declared = spec["spec"]["inputs"][name]
+    regex = declared["regex"]
+    assert regex.startswith("^") and regex.endswith("$"), "GitLab's regexes are unanchored by default"
+    source = {n: s for n, s, _ in gen_gitlab.inputs()}[name]
+    verdicts = {value: (re.search(regex, value) is not None, _schema_accepts(source, value)) for value in SAMPLES[name]}
+    disagree = {v: d for v, d in verdicts.items() if d[0] != d[1]}
+    assert not disagree, f"{name}: (regex, schema) verdicts differ: {disagree}"
+    assert any(r for r, _ in verdicts.values()) and not all(r for r, _ in verdicts.values())
+
+
+def test_regexes_use_only_what_re2_supports():
+    spec, _ = template_docs()
+    for name, declared in spec["spec"]["inputs"].items():
+        regex = declared.get("regex", "")
+        assert not re.search(r"\(\?[=!<]|\\[1-9]|[*+?}]\+", regex), f"{name}: lookaround or backreference: {regex}"
+
+
+def test_options_and_types_follow_the_schema():
+    spec, _ = template_docs()
+    inputs = spec["spec"]["inputs"]
+    assert inputs["shadowing"]["options"] == ["override", "warn", "error"]
+    assert inputs["duration"] == {"type": "number", "default": 3600, "description": inputs["duration"]["description"]}
+    assert inputs["install-python"]["type"] == "boolean"
+    assert inputs["install"]["options"] == ["auto", "never", "always"]
+
+
+def test_readme_lists_every_input():
+    spec, _ = template_docs()
+    readme = (GITLAB / "README.md").read_text()
+    for name in spec["spec"]["inputs"]:
+        assert f"| `{name}` |" in readme
+
+
+def test_embedded_files_cannot_end_their_here_document(tmp_path, monkeypatch):
+    evil = tmp_path / "bootstrap.sh"
+    evil.write_text(f"echo hi\n{gen_gitlab.HEREDOC}\nrm -rf /\n")
+    monkeypatch.setattr(gen_gitlab, "BOOTSTRAP", evil)
+    with pytest.raises(ValueError, match="ends the here-document"):
+        gen_gitlab.outputs()
