@@ -1,0 +1,305 @@
+"""The GitLab CI/CD component, run for real by a local GitLab pipeline runner (gitlab-ci-local).
+
+Each test writes a project (a temporary git repository) whose ``.gitlab-ci.yml`` includes
+``gitlab/templates/ecr-login.yml`` with ``include: local: … inputs:``, and runs it with gitlab-ci-local (pinned in
+the Makefile, installed into ``.tools/``) in its shell executor. The job logs in against the moto server with a
+GitLab-shaped ID token from the test bed's issuer, then pushes with skopeo to a real registry listening on
+``<ECR host>:443`` at a random loopback address: gitlab-ci-local runs under ``run_with_hosts``, so the job resolves
+the ECR host name there and uses exactly the config key ecr-ci wrote.
+
+The ID token is a secret: it reaches the job as a project variable in ``.gitlab-ci-local-variables.yml`` (0600),
+never on a command line. gitlab-ci-local reads every ``GCL*`` variable as an option and sets ``GITLAB_CI=false``,
+so it runs with a clean environment and ``GITLAB_CI`` comes from that file too. Every job log it writes, and its
+own output, goes to the secret ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.testbed import LEDGER, Registry, make_oci_layout, moto_ecr_password, run_with_hosts
+
+ROOT = Path(__file__).resolve().parents[2]
+GCL = ROOT / ".tools" / "node_modules" / ".bin" / "gitlab-ci-local"
+TEMPLATE = ROOT / "gitlab" / "templates" / "ecr-login.yml"
+ACCOUNT = "123456789012"
+HOST = f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com"
+ADDRESS = f"127.{random.randint(20, 250)}.{random.randint(1, 250)}.{random.randint(2, 250)}"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/gitlab-ecr"
+ISSUER = "https://gitlab.example.com"
+PROJECT = "my-group/my-app"
+
+pytestmark = [pytest.mark.slow, pytest.mark.requires("git", "rsync", "node", "skopeo", "docker-registry", "hosts")]
+
+
+def gitlab_claims(pipeline: str = "1001", job: str = "851729") -> dict[str, object]:
+    """Claims like a GitLab job's ``id_tokens`` token on ``main`` of :data:`PROJECT`."""
+    return {
+        "iss": ISSUER,
+        "aud": "sts.amazonaws.com",
+        "sub": f"project_path:{PROJECT}:ref_type:branch:ref:main",
+        "namespace_id": "42",
+        "namespace_path": PROJECT.split("/")[0],
+        "project_id": "1217",
+        "project_path": PROJECT,
+        "user_id": "7",
+        "user_login": "bob",
+        "pipeline_id": pipeline,
+        "pipeline_source": "push",
+        "job_id": job,
+        "ref": "main",
+        "ref_type": "branch",
+        "ref_protected": "true",
+        "runner_id": 1,
+        "runner_environment": "self-hosted",
+    }
+
+
+@pytest.fixture(scope="module")
+def gcl() -> Path:
+    from tests.conftest import _skip
+
+    if not GCL.exists():
+        _skip(f"gitlab-ci-local is not installed in .tools/ (make tools): {GCL}")
+    return GCL
+
+
+@pytest.fixture(scope="module")
+def ecr_registry():
+    """The real registry as :data:`HOST` on 443, user ``AWS`` with moto's ECR password for :data:`ACCOUNT`."""
+    from tests.conftest import _missing, _skip
+
+    for need in ("skopeo", "docker-registry", "hosts"):
+        reason = _missing(need)
+        if reason:
+            _skip(reason)
+    with Registry({"AWS": moto_ecr_password(ACCOUNT)}, tls=True, hostnames=[HOST], address=ADDRESS, port=443) as reg:
+        yield reg
+
+
+class Pipeline:
+    """A project directory, its variables, and gitlab-ci-local's runs of it."""
+
+    def __init__(self, root: Path, ci: str, env: tuple[dict[str, str], dict[str, str]]) -> None:
+        variables, self.runner_env = env
+        self.root = root
+        root.mkdir(parents=True)
+        (root / "templates").mkdir()
+        shutil.copy(TEMPLATE, root / "templates" / "ecr-login.yml")
+        (root / ".gitlab-ci.yml").write_text(ci)
+        git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+        subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+        for key, value in (("user.name", "t"), ("user.email", "t@example.com")):
+            subprocess.run([*git, "config", key, value], check=True)
+        # gitlab-ci-local derives CI_SERVER_HOST and CI_PROJECT_PATH from the remote (never contacted).
+        subprocess.run([*git, "remote", "add", "origin", f"{ISSUER}/{PROJECT}.git"], check=True)
+        subprocess.run([*git, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main"], check=True)
+        subprocess.run([*git, "add", "-A"], check=True)
+        subprocess.run([*git, "commit", "-qm", "ci"], check=True)
+        # Project CI/CD variables, the ID token among them: a file only we can read, never an argument.
+        vars_file = root / ".gitlab-ci-local-variables.yml"
+        vars_file.touch(0o600)
+        vars_file.write_text(yaml.safe_dump(variables))
+
+    def run(self, *jobs: str):
+        path = os.pathsep.join(
+            [str(Path(sys.executable).parent), str(Path(shutil.which("node") or "/usr/bin/node").parent)]
+            + ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+        )
+        env = {"PATH": path, "HOME": str(self.root.parent / "home"), "LANG": "C.UTF-8"} | self.runner_env
+        Path(env["HOME"]).mkdir(exist_ok=True)
+        start = time.monotonic()
+        proc = run_with_hosts(
+            [str(GCL), "--no-color", "--ignore-predefined-vars", "GITLAB_CI", *jobs],
+            {HOST: ADDRESS},
+            env=env,
+            cwd=self.root,
+            timeout=240,
+            label=f"gitlab-ci-local {self.root.name}",
+        )
+        self.seconds = time.monotonic() - start
+        self.logs = {}
+        for log in sorted((self.root / ".gitlab-ci-local" / "output").glob("*.log")):
+            self.logs[log.stem] = log.read_text(errors="replace")
+            LEDGER.record(f"gitlab-ci-local job log {self.root.name}/{log.name}", self.logs[log.stem])
+        return proc
+
+
+def job_env(moto_server, oidc_issuer, ecr_registry, layout: Path, **claims: object) -> tuple[dict, dict]:
+    """``(project variables, runner environment)`` of a job.
+
+    The project variables hold the ID token GitLab would mint for ``id_tokens``. gitlab-ci-local turns a project
+    variable whose value is an existing path into a file variable (it copies the file), so paths and the
+    infrastructure travel in the runner's environment instead, which its shell executor hands to every job.
+    """
+    token = oidc_issuer.mint(base=gitlab_claims() | claims)
+    runner = {
+        "AWS_ENDPOINT_URL": moto_server.url,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "PYTHONPATH": str(ROOT),
+        "CERT_DIR": str(ecr_registry.cert_dir),
+        "LAYOUT": str(layout),
+        "ECR_HOST": HOST,
+    }
+    return {"AWS_ID_TOKEN": token, "GITLAB_CI": "true"}, runner
+
+
+def include(**inputs: object) -> str:
+    return yaml.safe_dump({"include": [{"local": "templates/ecr-login.yml", "inputs": inputs}]}, sort_keys=False)
+
+
+PUSH = [
+    'skopeo copy --quiet --dest-cert-dir "$CERT_DIR" "oci:$LAYOUT:latest" "docker://$ECR_HOST/app:$CI_JOB_NAME"',
+    'skopeo inspect --cert-dir "$CERT_DIR" "docker://$ECR_HOST/app:$CI_JOB_NAME" >/dev/null',
+    'test "$(stat -c %a "$DOCKER_CONFIG")" = 700',
+    'echo "pushed with DOCKER_CONFIG=$DOCKER_CONFIG"',
+]
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> Path:
+    make_oci_layout(tmp_path / "layout")
+    return tmp_path / "layout"
+
+
+def test_extends_logs_in_with_the_id_token_and_pushes_to_the_ecr_host(
+    gcl, tmp_path, moto_server, oidc_issuer, ecr_registry, layout
+):
+    ci = include(registries=HOST, **{"role-arn": ROLE}) + yaml.safe_dump(
+        {"push": {"extends": ".ecr-login", "script": PUSH}}
+    )
+    pipeline = Pipeline(tmp_path / "extends", ci, job_env(moto_server, oidc_issuer, ecr_registry, layout))
+    proc = pipeline.run()
+    log = pipeline.logs.get("push", "")
+    assert proc.returncode == 0, LEDGER.redact(proc.stdout + proc.stderr)[-4000:]
+    assert "PUT /v2/app/manifests/push" in ecr_registry.log()
+    # The exchange used the job's token and the default session name from the pipeline and job ids.
+    (call,) = [c for c in moto_server.calls() if c.action == "AssumeRoleWithWebIdentity"]
+    assert call.params["RoleArn"] == ROLE
+    assert call.token_claims["sub"] == f"project_path:{PROJECT}:ref_type:branch:ref:main"
+    assert call.params["RoleSessionName"].startswith("gitlab-")
+    # A per-job docker config under the job's temporary directory; the runner's own is untouched.
+    (dc,) = [line.split("DOCKER_CONFIG=", 1)[1] for line in log.splitlines() if line.startswith("pushed with")]
+    assert Path(dc).is_relative_to(Path(str(pipeline.root) + ".tmp")), dc
+    written = json.loads((Path(dc) / "config.json").read_text())
+    assert HOST in written["auths"]
+    assert not (tmp_path / "home" / ".docker" / "config.json").exists()
+    assert "ecr_ci_login" in log  # the login's log section (gitlab-ci-local shows section_start as <name>_started)
+
+
+def test_reference_form_keeps_the_jobs_own_before_script(gcl, tmp_path, moto_server, oidc_issuer, ecr_registry, layout):
+    job = {
+        "extends": ".ecr",
+        "before_script": ["!reference-placeholder", 'echo "own before_script after the login: ${DOCKER_CONFIG:+set}"'],
+        "script": PUSH,
+    }
+    ci = include(registries=HOST, **{"role-arn": ROLE, "job-prefix": "ecr"}) + yaml.safe_dump(
+        {"ref-push": job}, sort_keys=False
+    ).replace("- '!reference-placeholder'", "- !reference [.ecr, before_script]")
+    assert "- !reference [.ecr, before_script]" in ci
+    pipeline = Pipeline(tmp_path / "reference", ci, job_env(moto_server, oidc_issuer, ecr_registry, layout))
+    proc = pipeline.run()
+    assert proc.returncode == 0, LEDGER.redact(proc.stdout + proc.stderr)[-4000:]
+    assert "own before_script after the login: set" in pipeline.logs["ref-push"]
+    assert "/v2/app/manifests/ref-push" in ecr_registry.log()
+
+
+PAYLOADS = ['x"; touch {marker}; echo "', "$(touch {marker})", "`touch {marker}`", "'; touch {marker}; echo '", "$(id)"]
+
+
+def test_injection_in_every_string_input_stays_text(gcl, tmp_path, moto_server, oidc_issuer, ecr_registry, layout):
+    import re
+
+    spec = next(yaml.safe_load_all(TEMPLATE.read_text()))["spec"]["inputs"]
+    strings = [n for n, d in spec.items() if d["type"] == "string" and "options" not in d]
+    marker = tmp_path / "pwned"
+    seen_literal = 0
+    for i, payload in enumerate(p.format(marker=marker) for p in PAYLOADS):
+        admitted = {n: payload for n in strings if re.search(spec[n].get("regex", ""), payload)}
+        refused = [n for n in strings if n not in admitted]
+        # Inputs whose regex admits the payload carry it into a job that runs; the job's own stage wins.
+        job = {"extends": ".ecr-login", "stage": "test", "script": ["echo script ran"]}
+        ci = include(**({"registries": HOST, "role-arn": ROLE} | admitted)) + yaml.safe_dump({"inj": job})
+        pipeline = Pipeline(tmp_path / f"inj{i}", ci, job_env(moto_server, oidc_issuer, ecr_registry, layout))
+        proc = pipeline.run()
+        out = proc.stdout + proc.stderr + "".join(pipeline.logs.values())
+        assert not marker.exists(), f"payload {payload!r} ran a command"
+        assert "uid=" not in out
+        seen_literal += payload in out  # the adapter quotes the bad value as text
+        # Every other string input refuses it at pipeline creation: no job runs.
+        for name in refused:
+            if name in ("registries", "role-arn"):
+                continue
+            ci = include(**{"registries": HOST, "role-arn": ROLE, name: payload}) + yaml.safe_dump({"inj": job})
+            rejected = Pipeline(tmp_path / f"rej{i}-{name}", ci, ({"GITLAB_CI": "true"}, {})).run()
+            assert rejected.returncode != 0 and f"`{name}` input" in rejected.stdout + rejected.stderr
+            assert not marker.exists()
+    assert seen_literal, "no payload was shown as text: did any reach ecr-ci?"
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ({"role-arn": "arn:aws:iam::12345:role/x"}, "`role-arn` input: `arn:aws:iam::12345:role/x` does not match"),
+        ({"shadowing": "ignore"}, "`shadowing` input: `ignore` cannot be used because it is not in the list"),
+        ({"duration": "an hour"}, "`duration` input: provided value is not a number"),
+    ],
+)
+def test_bad_inputs_are_refused_by_spec_inputs(gcl, tmp_path, inputs, message):
+    ci = include(**({"registries": HOST, "role-arn": ROLE} | inputs)) + yaml.safe_dump(
+        {"push": {"extends": ".ecr-login", "script": ["echo script ran"]}}
+    )
+    pipeline = Pipeline(tmp_path / "bad", ci, ({"GITLAB_CI": "true"}, {}))
+    proc = pipeline.run()
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+    assert not pipeline.logs, "no job may start"
+
+
+def test_bad_values_that_bypass_spec_inputs_are_refused_by_the_adapter_naming_the_input(
+    gcl, tmp_path, moto_server, oidc_issuer, ecr_registry, layout
+):
+    # A job's own variables override the hidden job's, so GitLab's checks can be bypassed: the adapter checks again.
+    bad = {
+        "arn": ("ECR_CI_INPUT_ROLE_ARN", "arn:aws:iam::12345:role/x", "role-arn"),
+        "option": ("ECR_CI_INPUT_SHADOWING", "ignore", "shadowing"),
+        "type": ("ECR_CI_INPUT_DURATION", "an hour", "duration"),
+        "range": ("ECR_CI_INPUT_DURATION", "60", "duration"),
+        "item": ("ECR_CI_INPUT_WRITE", "docker,bogus", "write"),
+    }
+    jobs = {
+        f"bad-{k}": {"extends": ".ecr-login", "variables": {var: value}, "script": ["echo script ran"]}
+        for k, (var, value, _) in bad.items()
+    }
+    ci = include(registries=HOST, **{"role-arn": ROLE}) + yaml.safe_dump(jobs)
+    pipeline = Pipeline(tmp_path / "adapter", ci, job_env(moto_server, oidc_issuer, ecr_registry, layout))
+    proc = pipeline.run()
+    assert proc.returncode != 0
+    for key, (_, value, name) in bad.items():
+        log = pipeline.logs[f"bad-{key}"]
+        assert "script ran" not in log.replace("echo script ran", "")
+        (line,) = [line for line in log.splitlines() if f"`{name}`" in line or f"{name}:" in line or f" {name} " in line][:1]
+        assert name in line and (value in line or key == "range"), line
+    assert moto_server.count("sts", "AssumeRoleWithWebIdentity") == 0, "bad input fails before any network call"
+
+
+def test_a_job_without_id_tokens_says_so_with_the_fix(gcl, tmp_path, moto_server, oidc_issuer, ecr_registry, layout):
+    ci = include(registries=HOST, **{"role-arn": ROLE}) + yaml.safe_dump(
+        {"no-token": {"extends": ".ecr-login", "script": ["echo script ran"]}}
+    )
+    variables, runner = job_env(moto_server, oidc_issuer, ecr_registry, layout)
+    del variables["AWS_ID_TOKEN"]
+    pipeline = Pipeline(tmp_path / "notoken", ci, (variables, runner))
+    proc = pipeline.run()
+    assert proc.returncode != 0
+    assert "AWS_ID_TOKEN" in pipeline.logs["no-token"] and "id_tokens" in pipeline.logs["no-token"]
