@@ -57,7 +57,6 @@ def input_variable(name: str) -> str:
 def inputs() -> list[tuple[str, dict[str, Any], str | None]]:
     """``(gitlab name, declaration, setting name or None)`` for every component input, in schema order."""
     data = load_yaml_schema()
-    _interim(data)
     found: list[tuple[str, dict[str, Any], str | None]] = []
     for setting, spec in data["settings"].items():
         name = (spec.get("names") or {}).get("gitlab")
@@ -66,20 +65,6 @@ def inputs() -> list[tuple[str, dict[str, Any], str | None]]:
     for name, spec in ((data.get("adapter_inputs") or {}).get("gitlab") or {}).items():
         found.append((name, spec, None))
     return found
-
-
-def _interim(data: dict[str, Any]) -> None:
-    """TEMPORARY until settings.yaml carries `names:` and `adapter_inputs:` (lead's HOUSE-READY)."""
-    import yaml
-
-    if not any("names" in s for s in data["settings"].values()):
-        for k, v in {"registries": "registries", "region": "region", "role_arn": "role-arn", "audience": "audience",
-                     "session_name": "session-name", "duration": "duration", "session_policy": "session-policy",
-                     "managed_session_policies": "managed-session-policies", "write": "write",
-                     "shadowing": "shadowing", "deadline": "deadline"}.items():
-            data["settings"][k]["names"] = {"gitlab": v}
-    if not (data.get("adapter_inputs") or {}).get("gitlab"):
-        data.setdefault("adapter_inputs", {})["gitlab"] = yaml.safe_load((ROOT / "gitlab" / "_interim.yaml").read_text())
 
 
 def _types(schema: dict[str, Any]) -> list[str]:

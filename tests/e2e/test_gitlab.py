@@ -223,35 +223,45 @@ def test_injection_in_every_string_input_stays_text(gcl, tmp_path, moto_server, 
     spec = next(yaml.safe_load_all(TEMPLATE.read_text()))["spec"]["inputs"]
     strings = [n for n, d in spec.items() if d["type"] == "string" and "options" not in d]
     marker = tmp_path / "pwned"
-    seen_literal = 0
     for i, payload in enumerate(p.format(marker=marker) for p in PAYLOADS):
         admitted = {n: payload for n in strings if re.search(spec[n].get("regex", ""), payload)}
         refused = [n for n in strings if n not in admitted]
-        # Inputs whose regex admits the payload carry it into a job that runs; the job's own stage wins.
-        job = {"extends": ".ecr-login", "stage": "test", "script": ["echo script ran"]}
-        ci = include(**({"registries": HOST, "role-arn": ROLE} | admitted)) + yaml.safe_dump({"inj": job})
+        assert "registries" in admitted and "install-cache-dir" in admitted and "role-arn" in refused
+        # Every input whose regex admits the payload carries it into jobs that run (registries only in its own
+        # job, so the others get past it): the login, the install branch of the script, and registries.
+        inputs = {"role-arn": ROLE} | admitted | {"registries": HOST}
+        jobs = {
+            "inj-login": {"extends": ".ecr-login", "stage": "test", "script": ["echo script ran"]},
+            "inj-install": {"extends": ".ecr-login", "stage": "test", "variables": {"ECR_CI_INPUT_INSTALL": "always"},
+                            "script": ["echo script ran"]},
+            "inj-registries": {"extends": ".ecr-login", "stage": "test",
+                               "variables": {"ECR_CI_INPUT_REGISTRIES": payload}, "script": ["echo script ran"]},
+        }  # fmt: skip
+        ci = include(**inputs) + yaml.safe_dump(jobs)
         pipeline = Pipeline(tmp_path / f"inj{i}", ci, job_env(moto_server, oidc_issuer, ecr_registry, layout))
         proc = pipeline.run()
         out = proc.stdout + proc.stderr + "".join(pipeline.logs.values())
+        assert set(pipeline.logs) == set(jobs), out[-3000:]
         assert not marker.exists(), f"payload {payload!r} ran a command"
         assert "uid=" not in out
-        seen_literal += payload in out  # the adapter quotes the bad value as text
-        # Every other string input refuses it at pipeline creation: no job runs.
-        for name in refused:
-            if name in ("registries", "role-arn"):
-                continue
-            ci = include(**{"registries": HOST, "role-arn": ROLE, name: payload}) + yaml.safe_dump({"inj": job})
-            rejected = Pipeline(tmp_path / f"rej{i}-{name}", ci, ({"GITLAB_CI": "true"}, {})).run()
-            assert rejected.returncode != 0 and f"`{name}` input" in rejected.stdout + rejected.stderr
-            assert not marker.exists()
-    assert seen_literal, "no payload was shown as text: did any reach ecr-ci?"
+        assert "registries: " + repr(payload) in pipeline.logs["inj-registries"], "the bad value, shown as text"
+        assert "ecr_ci_install" in pipeline.logs["inj-install"]  # the install branch ran with the payloads
+        # The string inputs whose regex refuses it stop the pipeline before any job: nothing runs.
+        ci = include(**({"registries": HOST, "role-arn": ROLE} | {n: payload for n in refused})) + yaml.safe_dump(
+            {"inj": jobs["inj-login"]}
+        )
+        rejected = Pipeline(tmp_path / f"rej{i}", ci, ({"GITLAB_CI": "true"}, {}))
+        proc = rejected.run()
+        assert proc.returncode != 0 and not rejected.logs
+        assert re.search(r"`(%s)` input: " % "|".join(map(re.escape, refused)), proc.stdout + proc.stderr)
+        assert not marker.exists()
 
 
 @pytest.mark.parametrize(
     ("inputs", "message"),
     [
         ({"role-arn": "arn:aws:iam::12345:role/x"}, "`role-arn` input: `arn:aws:iam::12345:role/x` does not match"),
-        ({"shadowing": "ignore"}, "`shadowing` input: `ignore` cannot be used because it is not in the list"),
+        ({"install": "sometimes"}, "`install` input: `sometimes` cannot be used because it is not in the list"),
         ({"duration": "an hour"}, "`duration` input: provided value is not a number"),
     ],
 )
@@ -271,11 +281,11 @@ def test_bad_values_that_bypass_spec_inputs_are_refused_by_the_adapter_naming_th
 ):
     # A job's own variables override the hidden job's, so GitLab's checks can be bypassed: the adapter checks again.
     bad = {
-        "arn": ("ECR_CI_INPUT_ROLE_ARN", "arn:aws:iam::12345:role/x", "role-arn"),
-        "option": ("ECR_CI_INPUT_SHADOWING", "ignore", "shadowing"),
-        "type": ("ECR_CI_INPUT_DURATION", "an hour", "duration"),
-        "range": ("ECR_CI_INPUT_DURATION", "60", "duration"),
-        "item": ("ECR_CI_INPUT_WRITE", "docker,bogus", "write"),
+        "arn": ("ECR_CI_INPUT_ROLE_ARN", "arn:aws:iam::12345:role/x", "component input role-arn = 'arn:aws:iam::12345"),
+        "option": ("ECR_CI_INPUT_INSTALL", "sometimes", "component input install = 'sometimes'"),
+        "type": ("ECR_CI_INPUT_DURATION", "an hour", "component input duration = 'an hour'"),
+        "range": ("ECR_CI_INPUT_DURATION", "60", "component input duration = 60 is invalid"),
+        "item": ("ECR_CI_INPUT_WRITE", "docker,bogus", "component input write = 'bogus'"),
     }
     jobs = {
         f"bad-{k}": {"extends": ".ecr-login", "variables": {var: value}, "script": ["echo script ran"]}
@@ -285,11 +295,11 @@ def test_bad_values_that_bypass_spec_inputs_are_refused_by_the_adapter_naming_th
     pipeline = Pipeline(tmp_path / "adapter", ci, job_env(moto_server, oidc_issuer, ecr_registry, layout))
     proc = pipeline.run()
     assert proc.returncode != 0
-    for key, (_, value, name) in bad.items():
+    for key, (_, _, says) in bad.items():
         log = pipeline.logs[f"bad-{key}"]
-        assert "script ran" not in log.replace("echo script ran", "")
-        (line,) = [line for line in log.splitlines() if f"`{name}`" in line or f"{name}:" in line or f" {name} " in line][:1]
-        assert name in line and (value in line or key == "range"), line
+        assert "\nscript ran" not in log, f"bad-{key}: the script ran"
+        errors = [line for line in log.splitlines() if line.startswith("ecr-login: error:")]
+        assert len(errors) == 1 and says in errors[0], log[-2000:]
     assert moto_server.count("sts", "AssumeRoleWithWebIdentity") == 0, "bad input fails before any network call"
 
 
