@@ -46,7 +46,9 @@ LOCK = ROOT / "bootstrap" / "requirements.lock"
 # written there, so the component defaults to the commercial partition's and China users set `audience`.
 DEFAULT_OVERRIDES: dict[str, object] = {"audience": "sts.amazonaws.com"}
 HEREDOC = "ECR_CI_EMBEDDED_EOF"
-_REGION = re.compile(r"^(?P<indent>[ \t]*)# BEGIN generated: (?P<part>[\w-]+)\n.*?^[ \t]*# END generated: (?P=part)\n", re.S | re.M)
+_REGION = re.compile(
+    r"^(?P<indent>[ \t]*)# BEGIN generated: (?P<part>[\w-]+)\n.*?^[ \t]*# END generated: (?P=part)\n", re.S | re.M
+)
 
 
 def input_variable(name: str) -> str:
@@ -102,7 +104,7 @@ def declaration(spec: dict[str, Any], setting: str | None) -> dict[str, Any]:
             required = schema.get("minItems", 0) > 0 and not default
             out["regex"] = rf"^\s*{item}(?:{sep}{item})*\s*$" if required else rf"^\s*(?:{item}(?:{sep}{item})*)?\s*$"
         if has_default:
-            out["default"] = ",".join(map(str, default or []))
+            out["default"] = ",".join(str(v) for v in default) if isinstance(default, list) else ""
     elif "boolean" in types:
         out["type"] = "boolean"
         if has_default:
@@ -174,7 +176,8 @@ def render_template(text: str) -> str:
         elif part == "variables":
             body = variables_block(indent)
         elif part == "bootstrap":
-            body = _embedded(BOOTSTRAP, indent, "echo 'ecr-login: this template was generated without bootstrap.sh' >&2; exit 1")
+            missing = "echo 'ecr-login: this template was generated without bootstrap.sh' >&2; exit 1"
+            body = _embedded(BOOTSTRAP, indent, missing)
         elif part == "lock":
             body = _embedded(LOCK, indent, "# (generated without bootstrap/requirements.lock)")
         else:

@@ -253,7 +253,8 @@ def test_injection_in_every_string_input_stays_text(gcl, tmp_path, moto_server, 
         rejected = Pipeline(tmp_path / f"rej{i}", ci, ({"GITLAB_CI": "true"}, {}))
         proc = rejected.run()
         assert proc.returncode != 0 and not rejected.logs
-        assert re.search(r"`(%s)` input: " % "|".join(map(re.escape, refused)), proc.stdout + proc.stderr)
+        names = "|".join(map(re.escape, refused))
+        assert re.search(rf"`({names})` input: ", proc.stdout + proc.stderr)
         assert not marker.exists()
 
 

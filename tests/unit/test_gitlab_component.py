@@ -33,7 +33,8 @@ class _GitLabLoader(yaml.SafeLoader):
 
 
 _GitLabLoader.add_constructor(
-    "!reference", lambda loader, node: ("!reference", loader.construct_sequence(node))  # type: ignore[arg-type]
+    "!reference",
+    lambda loader, node: ("!reference", loader.construct_sequence(node)),  # type: ignore[arg-type]
 )
 
 
@@ -184,7 +185,8 @@ SAMPLES = {
     "session-name": ["gitlab-1-2", "ab", "", "a", "has space", "x" * 65, "$(id)"],
     "write": ["docker", "docker,podman", "docker, helm", "kaniko", "", "docker,bogus", "dock", "$(id)"],
     "managed-session-policies": ["", "arn:aws:iam::aws:policy/ReadOnlyAccess",
-                                 "arn:aws:iam::123456789012:policy/a,arn:aws:iam::aws:policy/b", "arn:aws:iam::x:policy/a"],
+                                 "arn:aws:iam::123456789012:policy/a,arn:aws:iam::aws:policy/b",
+                                 "arn:aws:iam::x:policy/a"],
     "audience": ["sts.amazonaws.com", "sts.amazonaws.com.cn", "has space", "x\ty"],
     "job-prefix": ["ecr-login", "ecr-login-prod", "a", ".dot", "has space", 'x"; touch /tmp/pwned; echo "'],
     "stage": ["test", "build image", " lead", "trail ", ""],
