@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -187,10 +188,12 @@ def test_extends_logs_in_with_the_id_token_and_pushes_to_the_ecr_host(
     (call,) = [c for c in moto_server.calls() if c.action == "AssumeRoleWithWebIdentity"]
     assert call.params["RoleArn"] == ROLE
     assert call.token_claims["sub"] == f"project_path:{PROJECT}:ref_type:branch:ref:main"
-    assert call.params["RoleSessionName"].startswith("gitlab-")
+    session = call.params["RoleSessionName"]
     # A per-job docker config under the job's temporary directory; the runner's own is untouched.
     (dc,) = [line.split("DOCKER_CONFIG=", 1)[1] for line in log.splitlines() if line.startswith("pushed with")]
     assert Path(dc).is_relative_to(Path(str(pipeline.root) + ".tmp")), dc
+    job_id = Path(dc).parent.name.split("-")[2]  # ecr-ci-<CI_JOB_ID>-<random>
+    assert re.fullmatch(rf"gitlab-\d+-{job_id}", session), session
     written = json.loads((Path(dc) / "config.json").read_text())
     assert HOST in written["auths"]
     assert not (tmp_path / "home" / ".docker" / "config.json").exists()
@@ -218,8 +221,6 @@ PAYLOADS = ['x"; touch {marker}; echo "', "$(touch {marker})", "`touch {marker}`
 
 
 def test_injection_in_every_string_input_stays_text(gcl, tmp_path, moto_server, oidc_issuer, ecr_registry, layout):
-    import re
-
     spec = next(yaml.safe_load_all(TEMPLATE.read_text()))["spec"]["inputs"]
     strings = [n for n, d in spec.items() if d["type"] == "string" and "options" not in d]
     marker = tmp_path / "pwned"
@@ -314,3 +315,89 @@ def test_a_job_without_id_tokens_says_so_with_the_fix(gcl, tmp_path, moto_server
     proc = pipeline.run()
     assert proc.returncode != 0
     assert "AWS_ID_TOKEN" in pipeline.logs["no-token"] and "id_tokens" in pipeline.logs["no-token"]
+
+
+# -- the adapter in-process (moto, no runner): the rules the pipelines above rely on ------------------------------
+def adapter_env(tmp_path: Path, oidc_issuer, moto_server, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CI_", "GITLAB_", "ECR_CI_", "AWS_ID"))}
+    env |= {
+        "GITLAB_CI": "true",
+        "CI_PIPELINE_ID": "77",
+        "CI_JOB_ID": "4242",
+        "CI_PROJECT_DIR": str(tmp_path / "project"),
+        "AWS_ID_TOKEN": oidc_issuer.mint(base=gitlab_claims("77", "4242")),
+        "AWS_ENDPOINT_URL": moto_server.url,
+        "ECR_CI_INPUT_REGISTRIES": HOST,
+        "ECR_CI_INPUT_ROLE_ARN": ROLE,
+    }
+    return env | extra
+
+
+def run_adapter(env: dict[str, str], capsys) -> tuple[int, dict[str, str], str]:
+    from ecr_ci.adapters import gitlab as adapter
+
+    code = adapter.main(env)
+    out, err = capsys.readouterr()
+    LEDGER.record("gitlab adapter stdout", out)
+    LEDGER.record("gitlab adapter stderr", err)
+    exports = dict(line.split("=", 1) for line in out.splitlines())
+    return code, exports, err
+
+
+def test_adapter_session_name_job_dir_and_only_paths_on_stdout(tmp_path, oidc_issuer, moto_server, capsys):
+    home_config = Path(os.environ["DOCKER_CONFIG"]) / "config.json"
+    home_config.write_text(json.dumps({"auths": {HOST: {"auth": "b2xkOm9sZA=="}, "other.example": {"auth": "eDp5"}},
+                                       "credsStore": "desktop"}))  # fmt: skip
+    code, exports, err = run_adapter(adapter_env(tmp_path, oidc_issuer, moto_server), capsys)
+    assert code == 0, err
+    assert set(exports) == {"DOCKER_CONFIG"}
+    config = Path(exports["DOCKER_CONFIG"])
+    assert config.parent.parent == tmp_path / "project.tmp" and config.parent.name.startswith("ecr-ci-4242-")
+    assert config.stat().st_mode & 0o777 == 0o700 and (config / "config.json").stat().st_mode & 0o777 == 0o600
+    written = json.loads((config / "config.json").read_text())
+    assert set(written["auths"]) == {HOST, "other.example"} and "credsStore" not in written
+    assert json.loads(home_config.read_text())["auths"][HOST] == {"auth": "b2xkOm9sZA=="}, "runner's config untouched"
+    (call,) = [c for c in moto_server.calls() if c.action == "AssumeRoleWithWebIdentity"]
+    assert call.params["RoleSessionName"] == "gitlab-77-4242"
+    assert moto_server.count("ecr", "GetAuthorizationToken") == 1
+
+
+def test_adapter_writes_podman_and_helm_files_in_the_job_dir(tmp_path, oidc_issuer, moto_server, capsys):
+    env = adapter_env(tmp_path, oidc_issuer, moto_server, ECR_CI_INPUT_WRITE="docker,podman,helm")
+    env.pop("REGISTRY_AUTH_FILE", None)
+    env.pop("HELM_REGISTRY_CONFIG", None)
+    code, exports, err = run_adapter(env, capsys)
+    assert code == 0, err
+    assert set(exports) == {"DOCKER_CONFIG", "REGISTRY_AUTH_FILE", "HELM_REGISTRY_CONFIG"}
+    job_dir = Path(exports["DOCKER_CONFIG"]).parent
+    for name in ("REGISTRY_AUTH_FILE", "HELM_REGISTRY_CONFIG"):
+        path = Path(exports[name])
+        assert path.is_relative_to(job_dir) and HOST in json.loads(path.read_text())["auths"]
+
+
+def test_adapter_falls_back_to_gitlabs_aws_role_arn_variable(tmp_path, oidc_issuer, moto_server, capsys):
+    env = adapter_env(tmp_path, oidc_issuer, moto_server, ECR_CI_INPUT_ROLE_ARN="", AWS_ROLE_ARN=ROLE + "-var")
+    code, _, err = run_adapter(env, capsys)
+    assert code == 0, err
+    (call,) = [c for c in moto_server.calls() if c.action == "AssumeRoleWithWebIdentity"]
+    assert call.params["RoleArn"] == ROLE + "-var"
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"GITLAB_CI": "false"}, "GITLAB_CI is not 'true'"),
+        ({"ECR_CI_INPUT_REGISTRIES": ""}, "component input registries: not set"),
+        ({"ECR_CI_INPUT_JOB_PREFIX": "has space"}, "component input job-prefix = 'has space'"),
+        ({"ECR_CI_INPUT_INSTALL_PYTHON": "yes"}, "component input install-python"),
+        ({"AWS_ID_TOKEN": ""}, "AWS_ID_TOKEN is not set"),
+    ],
+)
+def test_adapter_errors_are_one_line_naming_the_input_and_leave_nothing(
+    tmp_path, oidc_issuer, moto_server, capsys, change, says
+):
+    code, exports, err = run_adapter(adapter_env(tmp_path, oidc_issuer, moto_server, **change), capsys)
+    assert code != 0 and not exports
+    assert err.startswith("ecr-login: error: ") and says in err.splitlines()[0], err
+    assert not any((tmp_path / "project.tmp").glob("ecr-ci-*")), "a failure leaves no credential directory"
+    assert moto_server.count("sts", "AssumeRoleWithWebIdentity") == 0
