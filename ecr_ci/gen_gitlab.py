@@ -10,9 +10,10 @@ and ``# END generated: <part>`` lines, which this module rewrites from ``ecr_ci/
 ``variables``
     the hidden job's ``variables:``: each input as ``ECR_CI_INPUT_<NAME>`` (``base.input_variable``), strings with
     ``expand: false`` so a ``$`` in a value stays a ``$``; inputs never reach ``script:`` text;
-``bootstrap`` and ``lock``
-    the shared bootstrap script and its hash lock (``bootstrap/``), embedded so that a job without ecr-ci on its
-    ``PATH`` installs the pinned, hash-checked set: a component ships only its YAML.
+``bootstrap``
+    the shared bootstrap (``bootstrap/bootstrap.sh``, its builder ``_build.py`` and the hash lock
+    ``requirements.lock``), byte for byte as here-documents, so that a job without ecr-ci on its ``PATH`` installs
+    the pinned, hash-checked set: a component ships only its YAML.
 
 ``gitlab/README.md`` gets the inputs table between ``<!-- inputs:start -->`` and ``<!-- inputs:end -->``.
 :func:`outputs` returns both files as they should be; ``python -m ecr_ci.gendocs`` writes them and a test fails
@@ -39,13 +40,15 @@ from .settings import load_yaml_schema
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "gitlab" / "templates" / "ecr-login.yml"
 README = ROOT / "gitlab" / "README.md"
-BOOTSTRAP = ROOT / "bootstrap" / "bootstrap.sh"
-LOCK = ROOT / "bootstrap" / "requirements.lock"
+BOOTSTRAP_DIR = ROOT / "bootstrap"
+# The POSIX front end, its builder and the hash lock: what bootstrap.sh needs beside it (bootstrap.ps1 is Windows').
+BOOTSTRAP_FILES = ("requirements.lock", "_build.py", "bootstrap.sh")
 
 # GitLab's id_tokens need an audience; the core's default (None: chosen from the registries' partition) can't be
 # written there, so the component defaults to the commercial partition's and China users set `audience`.
 DEFAULT_OVERRIDES: dict[str, object] = {"audience": "sts.amazonaws.com"}
 HEREDOC = "ECR_CI_EMBEDDED_EOF"
+SCRIPT_INDENT = " " * 6  # the indentation of a before_script item's lines (`    - |` then six spaces)
 _REGION = re.compile(
     r"^(?P<indent>[ \t]*)# BEGIN generated: (?P<part>[\w-]+)\n.*?^[ \t]*# END generated: (?P=part)\n", re.S | re.M
 )
@@ -157,17 +160,33 @@ def variables_block(indent: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _embedded(path: Path, indent: str, missing: str) -> str:
-    if not path.exists():
-        return f"{indent}{missing}\n"
-    text = path.read_text(encoding="utf-8")
-    if any(line.strip() == HEREDOC for line in text.splitlines()):
-        raise ValueError(f"{path}: holds the line {HEREDOC}, which ends the here-document it is embedded in")
-    return "".join(f"{indent}{line}".rstrip() + "\n" for line in text.splitlines())
+def bootstrap_block(indent: str, source: Path) -> str:
+    """Shell that writes each bootstrap file, byte for byte, into ``$ECR_CI_BOOTSTRAP_DIR`` (here-documents)."""
+    if not indent.startswith(SCRIPT_INDENT):
+        raise ValueError(f"{TEMPLATE.name}: the bootstrap region must sit inside a before_script item")
+    if not all((source / name).is_file() for name in BOOTSTRAP_FILES):
+        missing = ", ".join(BOOTSTRAP_FILES)
+        return f"{indent}echo 'ecr-login: this template was generated without bootstrap/ ({missing})' >&2; exit 1\n"
+    lines = []
+    for name in BOOTSTRAP_FILES:
+        text = (source / name).read_text(encoding="utf-8")
+        if any(line == HEREDOC for line in text.splitlines()):
+            raise ValueError(
+                f"{source / name}: holds the line {HEREDOC}, which ends the here-document it is embedded in"
+            )
+        if not text.endswith("\n") or "\r" in text or re.search(r"^[ \t]+$", text, re.M):
+            # YAML's block scalar would not keep these exactly: a whitespace-only line or a missing final newline.
+            raise ValueError(f"{source / name}: needs a final newline and no CR or whitespace-only lines to embed")
+        lines.append(f"{indent}cat > \"$ECR_CI_BOOTSTRAP_DIR/{name}\" <<'{HEREDOC}'")
+        # YAML strips the block scalar's own indentation: the here-document body and its end marker land at
+        # column 0 of the script, as the shell needs them.
+        lines += [f"{SCRIPT_INDENT}{line}" if line else "" for line in text.splitlines()]
+        lines.append(f"{SCRIPT_INDENT}{HEREDOC}")
+    return "\n".join(lines) + "\n"
 
 
-def render_template(text: str) -> str:
-    """``text`` (the template) with every generated region rewritten."""
+def render_template(text: str, bootstrap_dir: Path = BOOTSTRAP_DIR) -> str:
+    """``text`` (the template) with every generated region rewritten (the bootstrap from ``bootstrap_dir``)."""
 
     def region(m: re.Match[str]) -> str:
         indent, part = m.group("indent"), m.group("part")
@@ -176,10 +195,7 @@ def render_template(text: str) -> str:
         elif part == "variables":
             body = variables_block(indent)
         elif part == "bootstrap":
-            missing = "echo 'ecr-login: this template was generated without bootstrap.sh' >&2; exit 1"
-            body = _embedded(BOOTSTRAP, indent, missing)
-        elif part == "lock":
-            body = _embedded(LOCK, indent, "# (generated without bootstrap/requirements.lock)")
+            body = bootstrap_block(indent, bootstrap_dir)
         else:
             raise ValueError(f"{TEMPLATE.name}: unknown generated region {part!r}")
         return f"{indent}# BEGIN generated: {part}\n{body}{indent}# END generated: {part}\n"

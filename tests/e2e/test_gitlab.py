@@ -39,6 +39,11 @@ ADDRESS = f"127.{random.randint(20, 250)}.{random.randint(1, 250)}.{random.randi
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/gitlab-ecr"
 ISSUER = "https://gitlab.example.com"
 PROJECT = "my-group/my-app"
+# The machine's uv cache, read before the fixtures give each test its own HOME: the install test's bootstrap
+# (which uses uv when it is on PATH) then downloads nothing it has seen before.
+UV_CACHE = os.environ.get("UV_CACHE_DIR") or str(
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "uv"
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.requires("git", "rsync", "node", "skopeo", "docker-registry", "hosts")]
 
@@ -91,12 +96,14 @@ def ecr_registry():
 class Pipeline:
     """A project directory, its variables, and gitlab-ci-local's runs of it."""
 
-    def __init__(self, root: Path, ci: str, env: tuple[dict[str, str], dict[str, str]]) -> None:
+    def __init__(
+        self, root: Path, ci: str, env: tuple[dict[str, str], dict[str, str]], template: str | None = None
+    ) -> None:
         variables, self.runner_env = env
         self.root = root
         root.mkdir(parents=True)
         (root / "templates").mkdir()
-        shutil.copy(TEMPLATE, root / "templates" / "ecr-login.yml")
+        (root / "templates" / "ecr-login.yml").write_text(TEMPLATE.read_text() if template is None else template)
         (root / ".gitlab-ci.yml").write_text(ci)
         git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.com"]
         subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
@@ -112,7 +119,10 @@ class Pipeline:
         vars_file.touch(0o600)
         vars_file.write_text(yaml.safe_dump(variables))
 
-    def run(self, *jobs: str):
+    def run(self, *jobs: str, schema: bool = False):
+        """Run the pipeline (or ``jobs``). gitlab-ci-local's own JSON-schema pass costs about a second of CPU a run:
+        it is on for the first pipeline only (check-jsonschema covers the files in tests/unit); spec:inputs
+        validation always runs."""
         path = os.pathsep.join(
             [str(Path(sys.executable).parent), str(Path(shutil.which("node") or "/usr/bin/node").parent)]
             + ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
@@ -121,7 +131,14 @@ class Pipeline:
         Path(env["HOME"]).mkdir(exist_ok=True)
         start = time.monotonic()
         proc = run_with_hosts(
-            [str(GCL), "--no-color", "--ignore-predefined-vars", "GITLAB_CI", *jobs],
+            [
+                str(GCL),
+                "--no-color",
+                "--ignore-predefined-vars",
+                "GITLAB_CI",
+                *([] if schema else ["--no-json-schema-validation"]),
+                *jobs,
+            ],  # fmt: skip
             {HOST: ADDRESS},
             env=env,
             cwd=self.root,
@@ -180,7 +197,7 @@ def test_extends_logs_in_with_the_id_token_and_pushes_to_the_ecr_host(
         {"push": {"extends": ".ecr-login", "script": PUSH}}
     )
     pipeline = Pipeline(tmp_path / "extends", ci, job_env(moto_server, oidc_issuer, ecr_registry, layout))
-    proc = pipeline.run()
+    proc = pipeline.run(schema=True)
     log = pipeline.logs.get("push", "")
     assert proc.returncode == 0, LEDGER.redact(proc.stdout + proc.stderr)[-4000:]
     assert "PUT /v2/app/manifests/push" in ecr_registry.log()
@@ -221,9 +238,12 @@ PAYLOADS = ['x"; touch {marker}; echo "', "$(touch {marker})", "`touch {marker}`
 
 
 def test_injection_in_every_string_input_stays_text(gcl, tmp_path, moto_server, oidc_issuer, ecr_registry, layout):
+    from concurrent.futures import ThreadPoolExecutor
+
     spec = next(yaml.safe_load_all(TEMPLATE.read_text()))["spec"]["inputs"]
     strings = [n for n, d in spec.items() if d["type"] == "string" and "options" not in d]
     marker = tmp_path / "pwned"
+    runs = []
     for i, payload in enumerate(p.format(marker=marker) for p in PAYLOADS):
         admitted = {n: payload for n in strings if re.search(spec[n].get("regex", ""), payload)}
         refused = [n for n in strings if n not in admitted]
@@ -239,24 +259,26 @@ def test_injection_in_every_string_input_stays_text(gcl, tmp_path, moto_server, 
                                "variables": {"ECR_CI_INPUT_REGISTRIES": payload}, "script": ["echo script ran"]},
         }  # fmt: skip
         ci = include(**inputs) + yaml.safe_dump(jobs)
-        pipeline = Pipeline(tmp_path / f"inj{i}", ci, job_env(moto_server, oidc_issuer, ecr_registry, layout))
-        proc = pipeline.run()
-        out = proc.stdout + proc.stderr + "".join(pipeline.logs.values())
-        assert set(pipeline.logs) == set(jobs), out[-3000:]
-        assert not marker.exists(), f"payload {payload!r} ran a command"
+        ran = Pipeline(tmp_path / f"inj{i}", ci, job_env(moto_server, oidc_issuer, ecr_registry, layout))
+        # The string inputs whose regex refuses it stop the pipeline before any job runs.
+        ci = include(**({"registries": HOST, "role-arn": ROLE} | dict.fromkeys(refused, payload)))
+        rejected = Pipeline(tmp_path / f"rej{i}", ci + yaml.safe_dump({"inj": jobs["inj-login"]}), ({}, {}))
+        runs.append((payload, refused, ran, rejected))
+    pipelines = [p for run in runs for p in run[2:]]
+    with ThreadPoolExecutor(max_workers=4) as pool:  # independent projects: run them side by side
+        procs = dict(zip(map(id, pipelines), pool.map(Pipeline.run, pipelines), strict=True))
+    assert not marker.exists(), "a payload ran a command"
+    for payload, refused, ran, rejected in runs:
+        proc = procs[id(ran)]
+        out = proc.stdout + proc.stderr + "".join(ran.logs.values())
+        assert set(ran.logs) == {"inj-login", "inj-install", "inj-registries"}, out[-3000:]
         assert "uid=" not in out
-        assert "registries: " + repr(payload) in pipeline.logs["inj-registries"], "the bad value, shown as text"
-        assert "ecr_ci_install" in pipeline.logs["inj-install"]  # the install branch ran with the payloads
-        # The string inputs whose regex refuses it stop the pipeline before any job: nothing runs.
-        ci = include(**({"registries": HOST, "role-arn": ROLE} | {n: payload for n in refused})) + yaml.safe_dump(
-            {"inj": jobs["inj-login"]}
-        )
-        rejected = Pipeline(tmp_path / f"rej{i}", ci, ({"GITLAB_CI": "true"}, {}))
-        proc = rejected.run()
+        assert "registries: " + repr(payload) in ran.logs["inj-registries"], "the bad value, shown as text"
+        assert "ecr_ci_install" in ran.logs["inj-install"]  # the install branch ran with the payloads
+        proc = procs[id(rejected)]
         assert proc.returncode != 0 and not rejected.logs
         names = "|".join(map(re.escape, refused))
         assert re.search(rf"`({names})` input: ", proc.stdout + proc.stderr)
-        assert not marker.exists()
 
 
 @pytest.mark.parametrize(
@@ -315,6 +337,38 @@ def test_a_job_without_id_tokens_says_so_with_the_fix(gcl, tmp_path, moto_server
     proc = pipeline.run()
     assert proc.returncode != 0
     assert "AWS_ID_TOKEN" in pipeline.logs["no-token"] and "id_tokens" in pipeline.logs["no-token"]
+
+
+def test_without_ecr_ci_on_path_the_job_installs_it_with_the_embedded_bootstrap(
+    gcl, tmp_path, moto_server, oidc_issuer, ecr_registry, layout
+):
+    """``install: always``: the template's install branch writes the embedded bootstrap and runs it (from this
+    checkout, the dependencies from the lock with hashes), then logs in with the ecr-ci it printed."""
+    from ecr_ci import gen_gitlab
+
+    if not (gen_gitlab.BOOTSTRAP_DIR / "bootstrap.sh").is_file():
+        pytest.skip("bootstrap/ (the shared bootstrap) is not in this checkout yet")
+    install_pipeline(tmp_path, moto_server, oidc_issuer, ecr_registry, layout, gen_gitlab.BOOTSTRAP_DIR)
+
+
+def install_pipeline(tmp_path, moto_server, oidc_issuer, ecr_registry, layout, source: Path) -> None:
+    from ecr_ci import gen_gitlab
+
+    template = gen_gitlab.render_template(TEMPLATE.read_text(), bootstrap_dir=source)
+    inputs = {"registries": HOST, "role-arn": ROLE, "install": "always", "install-from": str(ROOT),
+              "install-cache-dir": str(tmp_path / "tool-cache")}  # fmt: skip
+    job = {"extends": ".ecr-login", "script": ['echo "ecr-ci was $ECR_CI_BIN"', *PUSH]}
+    ci = include(**inputs) + yaml.safe_dump({"installed": job})
+    variables, runner = job_env(moto_server, oidc_issuer, ecr_registry, layout)
+    runner["UV_CACHE_DIR"] = UV_CACHE
+    pipeline = Pipeline(tmp_path / "install", ci, (variables, runner), template)
+    proc = pipeline.run()
+    log = pipeline.logs.get("installed", "")
+    assert proc.returncode == 0, LEDGER.redact(proc.stdout + proc.stderr)[-4000:]
+    assert "ecr_ci_install" in log
+    (used,) = [line.split(" was ", 1)[1] for line in log.splitlines() if line.startswith("ecr-ci was ")]
+    assert Path(used).is_relative_to(tmp_path / "tool-cache"), used
+    assert "/v2/app/manifests/installed" in ecr_registry.log()
 
 
 # -- the adapter in-process (moto, no runner): the rules the pipelines above rely on ------------------------------

@@ -9,6 +9,7 @@ settings schema on good and bad values.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -245,9 +246,55 @@ def test_readme_lists_every_input():
         assert f"| `{name}` |" in readme
 
 
-def test_embedded_files_cannot_end_their_here_document(tmp_path, monkeypatch):
-    evil = tmp_path / "bootstrap.sh"
-    evil.write_text(f"echo hi\n{gen_gitlab.HEREDOC}\nrm -rf /\n")
-    monkeypatch.setattr(gen_gitlab, "BOOTSTRAP", evil)
-    with pytest.raises(ValueError, match="ends the here-document"):
-        gen_gitlab.outputs()
+def fake_bootstrap(tmp_path: Path, **override: str) -> Path:
+    src = tmp_path / "bootstrap"
+    src.mkdir()
+    files = {
+        "requirements.lock": "attrs==1 \\\n    --hash=sha256:00\n",
+        "_build.py": "import sys\n\n\tprint('tab and trailing space ')  \n",
+        "bootstrap.sh": '#!/bin/sh\ncat <<EOF\nnested $HOME\nEOF\necho "$@"\n',
+    } | override
+    for name, text in files.items():
+        (src / name).write_text(text)
+    return src
+
+
+def test_the_bootstrap_is_embedded_byte_for_byte(tmp_path):
+    src = fake_bootstrap(tmp_path)
+    rendered = gen_gitlab.render_template(gen_gitlab.TEMPLATE.read_text(), bootstrap_dir=src)
+    _, jobs = documents(rendered)
+    script = "\n".join(jobs[HIDDEN]["before_script"])
+    for name in gen_gitlab.BOOTSTRAP_FILES:
+        head = f"cat > \"$ECR_CI_BOOTSTRAP_DIR/{name}\" <<'{gen_gitlab.HEREDOC}'\n"
+        body = script.split(head, 1)[1].split(f"\n{gen_gitlab.HEREDOC}\n", 1)[0] + "\n"
+        assert body == (src / name).read_text(), name
+    # Run the generated lines: the shell writes the three files exactly.
+    out = tmp_path / "out"
+    out.mkdir()
+    start = script.index("# BEGIN generated: bootstrap")
+    block = script[start : script.index("# END generated: bootstrap")]
+    subprocess.run(["sh", "-c", block], env={"ECR_CI_BOOTSTRAP_DIR": str(out), "PATH": os.defpath}, check=True)
+    for name in gen_gitlab.BOOTSTRAP_FILES:
+        assert (out / name).read_bytes() == (src / name).read_bytes()
+
+
+def test_the_checked_in_template_embeds_the_repositorys_bootstrap():
+    if not gen_gitlab.BOOTSTRAP_DIR.is_dir():
+        pytest.skip("bootstrap/ is not in this checkout yet")
+    shipped = {p.name for p in gen_gitlab.BOOTSTRAP_DIR.iterdir() if p.is_file() and p.suffix != ".ps1"}
+    assert shipped <= set(gen_gitlab.BOOTSTRAP_FILES), (
+        f"bootstrap.sh may need {shipped - set(gen_gitlab.BOOTSTRAP_FILES)}"
+    )
+    for name in gen_gitlab.BOOTSTRAP_FILES:
+        assert (gen_gitlab.BOOTSTRAP_DIR / name).read_text() in gen_gitlab.TEMPLATE.read_text().replace(
+            "\n      ", "\n"
+        )
+
+
+@pytest.mark.parametrize(
+    "override",
+    [{"bootstrap.sh": f"echo hi\n{gen_gitlab.HEREDOC}\nrm -rf /\n"}, {"_build.py": "x = 1\n   \ny = 2\n"}],
+)
+def test_files_the_template_cannot_hold_exactly_are_refused(tmp_path, override):
+    with pytest.raises(ValueError, match="here-document|embed"):
+        gen_gitlab.render_template(gen_gitlab.TEMPLATE.read_text(), bootstrap_dir=fake_bootstrap(tmp_path, **override))
