@@ -298,3 +298,21 @@ def test_the_checked_in_template_embeds_the_repositorys_bootstrap():
 def test_files_the_template_cannot_hold_exactly_are_refused(tmp_path, override):
     with pytest.raises(ValueError, match="here-document|embed"):
         gen_gitlab.render_template(gen_gitlab.TEMPLATE.read_text(), bootstrap_dir=fake_bootstrap(tmp_path, **override))
+
+
+def test_readme_examples_give_only_inputs_the_component_has_and_every_required_one():
+    # GitLab refuses an include with an unknown input; gitlab-ci-local does not, so check it here.
+    spec, _ = template_docs()
+    inputs = spec["spec"]["inputs"]
+    required = {name for name, d in inputs.items() if "default" not in d}
+    for example in readme_examples():
+        (doc,) = documents(example)
+        for inc in doc["include"]:
+            given = set(inc.get("inputs", {}))
+            assert given <= set(inputs), f"unknown inputs {given - set(inputs)} in:\n{example}"
+            assert required <= given, f"missing {required - given} in:\n{example}"
+            for name, value in inc["inputs"].items():
+                if "regex" in inputs[name]:
+                    assert re.search(inputs[name]["regex"], str(value)), f"{name}: {value!r} fails its regex"
+                if "options" in inputs[name]:
+                    assert value in inputs[name]["options"]
