@@ -316,3 +316,63 @@ def test_readme_examples_give_only_inputs_the_component_has_and_every_required_o
                     assert re.search(inputs[name]["regex"], str(value)), f"{name}: {value!r} fails its regex"
                 if "options" in inputs[name]:
                     assert value in inputs[name]["options"]
+
+
+# -- the before_script's install branch, run by sh on an image-like PATH --------------------------------------------
+def before_script(tmp_path: Path, path_tools: dict[str, str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the hidden job's before_script with ``sh`` and a PATH holding only ``path_tools`` (name: target)."""
+    _, jobs = template_docs()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, target in path_tools.items():
+        link = bin_dir / name
+        if target.startswith("#!"):
+            link.write_text(target)
+            link.chmod(0o755)
+        else:
+            link.symlink_to(target)
+    script = "set -e\n" + "\n".join(jobs[HIDDEN]["before_script"])
+    base = {"PATH": str(bin_dir), "ECR_CI_INPUT_INSTALL": "auto", "ECR_CI_INPUT_INSTALL_PYTHON": "true",
+            "ECR_CI_INPUT_INSTALL_FROM": "", "ECR_CI_INPUT_INSTALL_CACHE_DIR": "", "TMPDIR": str(tmp_path)}  # fmt: skip
+    sh = shutil.which("sh") or "/bin/sh"
+    return subprocess.run([sh, "-c", script], env=base | env, capture_output=True, text=True, timeout=60)
+
+
+CORE_TOOLS = {name: shutil.which(name) or f"/bin/{name}" for name in ("mktemp", "cat", "date", "rm")}
+
+
+def test_no_python_and_install_python_false_is_one_clear_error(tmp_path):
+    proc = before_script(tmp_path, CORE_TOOLS, {"ECR_CI_INPUT_INSTALL_PYTHON": "false"})
+    assert proc.returncode == 1
+    assert "no Python 3.10 or later and component input install-python is false" in proc.stderr
+
+
+def test_no_python_and_no_package_manager_names_the_ones_it_tried(tmp_path):
+    proc = before_script(tmp_path, CORE_TOOLS, {})
+    assert proc.returncode == 1
+    assert "none of apk, apt-get, dnf, microdnf" in proc.stderr
+
+
+def test_install_never_without_ecr_ci_fails_before_installing_anything(tmp_path):
+    proc = before_script(tmp_path, CORE_TOOLS, {"ECR_CI_INPUT_INSTALL": "never"})
+    assert proc.returncode == 1 and "install is 'never'" in proc.stderr
+    assert "ecr_ci_install" not in proc.stdout
+
+
+def test_an_image_without_python_gets_it_from_its_package_manager(tmp_path):
+    # An Alpine-like image: `apk` is the only way to Python. This apk links the machine's python3 into PATH, as
+    # `apk add python3` would install it, and records what it was asked for.
+    log = tmp_path / "apk.log"
+    apk = f'#!/bin/sh\necho "$@" >> {log}\nln -s {sys.executable} {tmp_path}/bin/python3\n'
+    proc = before_script(tmp_path, CORE_TOOLS | {"apk": apk, "ln": shutil.which("ln") or "/bin/ln"}, {})
+    assert log.read_text().split() == ["add", "--no-cache", "-q", "python3", "py3-pip"]
+    assert "installing python3 with its package manager" in proc.stderr
+    # Then the embedded bootstrap runs (here a template generated without bootstrap/ says so and stops).
+    if not gen_gitlab.BOOTSTRAP_DIR.is_dir():
+        assert proc.returncode == 1 and "generated without bootstrap/" in proc.stderr
+
+
+@pytest.mark.parametrize(("debug", "warned"), [("true", True), ("false", False), ("", False)])
+def test_ci_debug_trace_is_warned_about(tmp_path, debug, warned):
+    proc = before_script(tmp_path, CORE_TOOLS, {"ECR_CI_INPUT_INSTALL": "never", "CI_DEBUG_TRACE": debug})
+    assert ("WARNING: CI_DEBUG_TRACE is on" in proc.stderr) is warned
