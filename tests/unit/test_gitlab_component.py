@@ -376,3 +376,14 @@ def test_an_image_without_python_gets_it_from_its_package_manager(tmp_path):
 def test_ci_debug_trace_is_warned_about(tmp_path, debug, warned):
     proc = before_script(tmp_path, CORE_TOOLS, {"ECR_CI_INPUT_INSTALL": "never", "CI_DEBUG_TRACE": debug})
     assert ("WARNING: CI_DEBUG_TRACE is on" in proc.stderr) is warned
+
+
+def test_the_release_job_releases_plain_semver_tags_only():
+    (doc,) = documents((GITLAB / ".gitlab-ci.yml").read_text())
+    job = doc["release"]
+    (rule,) = job["rules"]
+    pattern = re.fullmatch(r"\$CI_COMMIT_TAG =~ /(.*)/", rule["if"]).group(1)
+    for tag, released in [("1.2.3", True), ("0.1.0", True), ("10.0.12", True), ("v1.2.3", False), ("1.2", False),
+                          ("01.2.3", False), ("1.2.3-rc1", False), ("1.2.3\nx", False)]:  # fmt: skip
+        assert (re.search(pattern, tag) is not None) is released, tag
+    assert job["release"]["tag_name"] == "$CI_COMMIT_TAG"
