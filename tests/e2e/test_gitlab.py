@@ -253,8 +253,9 @@ def test_injection_in_every_string_input_stays_text(gcl, tmp_path, moto_server, 
         inputs = {"role-arn": ROLE} | admitted | {"registries": HOST}
         jobs = {
             "inj-login": {"extends": ".ecr-login", "stage": "test", "script": ["echo script ran"]},
-            "inj-install": {"extends": ".ecr-login", "stage": "test", "variables": {"ECR_CI_INPUT_INSTALL": "always"},
-                            "script": ["echo script ran"]},
+            # Offline: the bootstrap gets the payloads and fails at once instead of asking the index for ecr-ci.
+            "inj-install": {"extends": ".ecr-login", "stage": "test", "script": ["echo script ran"],
+                            "variables": {"ECR_CI_INPUT_INSTALL": "always", "UV_OFFLINE": "1", "PIP_NO_INDEX": "1"}},
             "inj-registries": {"extends": ".ecr-login", "stage": "test",
                                "variables": {"ECR_CI_INPUT_REGISTRIES": payload}, "script": ["echo script ran"]},
         }  # fmt: skip
