@@ -177,7 +177,7 @@ def include(**inputs: object) -> str:
 
 
 PUSH = [
-    'grep -q "\"$ECR_HOST\"" "$DOCKER_CONFIG/config.json"',
+    'grep -q ""$ECR_HOST"" "$DOCKER_CONFIG/config.json"',
     'skopeo copy --quiet --dest-cert-dir "$CERT_DIR" "oci:$LAYOUT:latest" "docker://$ECR_HOST/app:$CI_JOB_NAME"',
     'skopeo inspect --cert-dir "$CERT_DIR" "docker://$ECR_HOST/app:$CI_JOB_NAME" >/dev/null',
     'test "$(stat -c %a "$DOCKER_CONFIG")" = 700',
