@@ -149,7 +149,11 @@ class Pipeline:
         self.logs = {}
         for log in sorted((self.root / ".gitlab-ci-local" / "output").glob("*.log")):
             self.logs[log.stem] = log.read_text(errors="replace")
-            LEDGER.record(f"gitlab-ci-local job log {self.root.name}/{log.name}", self.logs[log.stem])
+        # Every file gitlab-ci-local wrote (job logs, generated scripts, the expanded pipeline, its state) and
+        # the job's temporary directory go to the secret ledger, which the session's end scans.
+        state = [*(self.root / ".gitlab-ci-local").rglob("*"), *Path(f"{self.root}.tmp").rglob("*")]
+        for path in sorted(p for p in state if p.is_file() and "config.json" not in p.name and p.suffix != ".lock"):
+            LEDGER.record(f"gitlab-ci-local {path.relative_to(self.root.parent)}", path.read_bytes())
         return proc
 
 
