@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 UV := $(shell command -v uv 2>/dev/null)
 SYSTEM_PACKAGES := docker-registry skopeo apache2-utils
 
-.PHONY: demo test lint bench system venv tools clean
+.PHONY: demo test lint bench system venv clean tools
 
 $(VENV)/.installed: pyproject.toml
 	@if [ -z "$(UV)" ] && ! $(PYTHON) -m uv --version >/dev/null 2>&1; then \
@@ -43,6 +43,17 @@ tools: $(ACTIONLINT)
 
 demo: venv system
 	$(PY) -m demo
+
+# gitlab-ci-local runs the GitLab component's pipelines in tests/e2e/test_gitlab.py: a pinned version (4.73 is the
+# last that runs on Node 20 and enforces spec:inputs regex, type and options), installed into .tools/ (gitignored).
+GCL_VERSION := 4.73.0
+GCL_STAMP := .tools/.gitlab-ci-local-$(GCL_VERSION)
+$(GCL_STAMP):
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --prefix .tools --no-audit --no-fund --loglevel=error gitlab-ci-local@$(GCL_VERSION) >/dev/null && touch $@; \
+	else echo "make: npm not found; the GitLab component's end-to-end tests will not run" >&2; fi
+
+tools: $(GCL_STAMP)
 
 test: venv system tools
 	$(VENV)/bin/lint-imports --no-cache
