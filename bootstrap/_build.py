@@ -38,6 +38,16 @@ def scrub(text: str) -> str:
     return " ".join(text.split())
 
 
+def evidence(output: str) -> str:
+    """The installer's first error line and the indented line explaining it (uv's ``cause:``), as one line."""
+    lines = [line for line in output.splitlines() if line.strip()]
+    at = next((i for i, line in enumerate(lines) if re.search(r"(?i)error|×|failed|not find|no matching", line)), 0)
+    picked = lines[at : at + 1]
+    if at + 1 < len(lines) and lines[at + 1][:1].isspace():
+        picked.append(lines[at + 1])
+    return scrub(" ".join(picked) or "no output")[:400]
+
+
 def read_hit(cache: str, key: str) -> str | None:
     """The ``ecr-ci`` path of the published environment for ``key``, if it is complete; else None."""
     try:
@@ -108,10 +118,7 @@ class Builder:
         self.log.write(proc.stdout + proc.stderr + f"[exit {proc.returncode}]\n")
         self.log.flush()
         if proc.returncode != 0:
-            lines = [line for line in (proc.stderr or proc.stdout).splitlines() if line.strip()]
-            errors = [line for line in lines if re.search(r"(?i)error|×|failed|not find|no matching|hash", line)]
-            evidence = scrub((errors or lines or ["no output"])[0])[:300]
-            raise Failure(f"{step} failed (exit {proc.returncode}: {evidence}); log: {self.log_path}")
+            raise Failure(f"{step} failed (exit {proc.returncode}: {evidence(proc.stderr or proc.stdout)}); log: {self.log_path}")
         return proc.stdout
 
     def install(self, python: str, step: str, extra: list[str]) -> None:

@@ -102,21 +102,26 @@ else
   fi
 fi
 
-# The lock's hash, first 16 hex digits (POSIX sh has no substring: strip the rest, then strip that from the whole).
-if command -v sha256sum >/dev/null 2>&1; then
-  sum=$(sha256sum <"$lock")
-elif command -v shasum >/dev/null 2>&1; then
-  sum=$(shasum -a 256 <"$lock")
-else
-  sum=$(openssl dgst -sha256 -r <"$lock") || die "cannot hash $lock: no sha256sum, shasum or openssl on PATH"
-fi
-sum=${sum%%[!0-9a-f]*}
-rest=${sum#????????????????}
-key=ecr-ci-$ECR_CI_VERSION-$kind-${sum%"$rest"}
+# SHA-256 of stdin, as hex (coreutils on Linux, shasum on macOS, openssl elsewhere).
+sha256() {
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum
+  elif command -v shasum >/dev/null 2>&1; then shasum -a 256
+  else openssl dgst -sha256 -r; fi
+}
+# The first N hex digits of a digest (POSIX sh has no substring: strip the rest, then strip that from the whole).
+hex_prefix() {
+  sum=${1%%[!0-9a-f]*}
+  rest=${sum#$2}
+  printf '%s' "${sum%"$rest"}"
+}
+
+# The lock's hash, first 16 hex digits.
+sum=$(sha256 <"$lock") || die "cannot hash $lock: no sha256sum, shasum or openssl on PATH"
+key=ecr-ci-$ECR_CI_VERSION-$kind-$(hex_prefix "$sum" '????????????????')
 if [ -n "${ECR_CI_BOOTSTRAP_PYTHON:-}" ]; then
   # An explicitly chosen interpreter gets environments of its own.
-  sum=$(printf '%s' "$ECR_CI_BOOTSTRAP_PYTHON" | cksum)
-  key=$key-python${sum%% *}
+  sum=$(printf '%s' "$ECR_CI_BOOTSTRAP_PYTHON" | sha256)
+  key=$key-python$(hex_prefix "$sum" '????????')
 fi
 
 # The hit: a published environment whose marker is there and whose interpreter still exists.
@@ -128,7 +133,7 @@ if [ -f "$pointer" ] && IFS= read -r env <"$pointer" && [ -f "$env/.ecr-ci-compl
 fi
 
 # A miss: find a Python 3.10+ (the probe is valid Python 2 too, so an old interpreter answers instead of failing).
-probe='import sys; sys.stdout.write("%d.%d %s\n" % (sys.version_info[0], sys.version_info[1], sys.executable))'
+probe="import sys; sys.stdout.write('%d.%d %s\\n' % (sys.version_info[0], sys.version_info[1], sys.executable))"
 if [ -n "${ECR_CI_BOOTSTRAP_PYTHON:-}" ]; then
   candidates=$ECR_CI_BOOTSTRAP_PYTHON; python_name=ECR_CI_BOOTSTRAP_PYTHON
 else
