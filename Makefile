@@ -38,8 +38,8 @@ test: venv system
 	$(PY) -m pytest -q
 
 lint: venv
-	$(PY) -m ruff check ecr_ci tests bench demo
-	$(PY) -m ruff format --check ecr_ci tests bench demo
+	$(PY) -m ruff check ecr_ci tests bench demo bootstrap
+	$(PY) -m ruff format --check ecr_ci tests bench demo bootstrap
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports --no-cache
 

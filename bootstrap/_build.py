@@ -118,7 +118,9 @@ class Builder:
         self.log.write(proc.stdout + proc.stderr + f"[exit {proc.returncode}]\n")
         self.log.flush()
         if proc.returncode != 0:
-            raise Failure(f"{step} failed (exit {proc.returncode}: {evidence(proc.stderr or proc.stdout)}); log: {self.log_path}")
+            raise Failure(
+                f"{step} failed (exit {proc.returncode}: {evidence(proc.stderr or proc.stdout)}); log: {self.log_path}"
+            )
         return proc.stdout
 
     def install(self, python: str, step: str, extra: list[str]) -> None:
@@ -145,7 +147,7 @@ class Builder:
         self.check_source()
         envs = os.path.join(args.cache_dir, "envs")
         os.makedirs(envs, exist_ok=True)
-        pyver = "%d.%d" % sys.version_info[:2]
+        pyver = f"{sys.version_info[0]}.{sys.version_info[1]}"
         stem = f"{args.key}-py{pyver}-"
         # Leftovers of this key (a build that was killed, an environment replaced because its Python vanished):
         # nobody else builds this key while we hold its lock.
@@ -153,15 +155,22 @@ class Builder:
             if name.startswith(args.key + "-py"):
                 shutil.rmtree(os.path.join(envs, name), ignore_errors=True)
         env = tempfile.mkdtemp(prefix=stem, dir=envs)
-        os.chmod(env, 0o755)  # mkdtemp makes it private; the jobs of other users on the runner may run it too
+        # mkdtemp makes it private; jobs of other users on the runner may run it too (it holds no secret).
+        os.chmod(env, 0o755)  # noqa: S103
         try:
             python = os.path.join(env, BIN, "python" + EXE)
             if self.uv:
-                self.run("creating the environment", [self.uv, "venv", "-q", "--no-project", "--allow-existing",
-                                                      "--python", self.base, env])
+                self.run(
+                    "creating the environment",
+                    [self.uv, "venv", "-q", "--no-project", "--allow-existing", "--python", self.base, env],
+                )
             else:
                 self.run("creating the environment", [self.base, "-m", "venv", env])
-            self.install(python, f"installing the locked dependencies with {self.installer}", ["--require-hashes", "-r", args.lock])
+            self.install(
+                python,
+                f"installing the locked dependencies with {self.installer}",
+                ["--require-hashes", "-r", args.lock],
+            )
             target = {
                 "index": f"ecr-ci=={args.version}",
                 "wheelhouse": f"ecr-ci=={args.version}",
