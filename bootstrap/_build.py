@@ -166,10 +166,13 @@ class Builder:
                 )
             else:
                 self.run("creating the environment", [self.base, "-m", "venv", env])
+            # Byte-compile everything now (uv does not by default; pip does): later runs may not be allowed to write
+            # into the cache, and PYTHONDONTWRITEBYTECODE may be set, so without this every run would recompile.
+            compile_all = ["--compile-bytecode"] if self.uv else []
             self.install(
                 python,
                 f"installing the locked dependencies with {self.installer}",
-                ["--require-hashes", "-r", args.lock],
+                [*compile_all, "--require-hashes", "-r", args.lock],
             )
             target = {
                 "index": f"ecr-ci=={args.version}",
@@ -177,7 +180,11 @@ class Builder:
                 "wheel": args.source,
                 "checkout": args.source,
             }[args.kind]
-            self.install(python, f"installing ecr-ci from {args.source} with {self.installer}", ["--no-deps", target])
+            self.install(
+                python,
+                f"installing ecr-ci from {args.source} with {self.installer}",
+                [*compile_all, "--no-deps", target],
+            )
             exe = os.path.join(env, BIN, "ecr-ci" + EXE)
             out = self.run("running ecr-ci --version", [exe, "--version"]).strip()
             if out.split()[-1:] != [args.version]:
