@@ -139,7 +139,7 @@ def setup_lines(runs: int = 3, warm_runs: int = 20, pip_runs: int = 2) -> list[s
     warm_med = statistics.median(warm)
     b = med["base"]
     return [
-        f"set-up: ecr-ci onto a runner from a local wheelhouse (medians of {runs}; pip path {pip_runs}; warm {warm_runs})",
+        f"set-up: ecr-ci onto a runner, local wheelhouse (medians of {runs}; pip path {pip_runs}; warm {warm_runs})",
         f"  bootstrap cold, empty caches (uv)     {med['cold'] * 1000:8.0f} ms   {med['cold'] / b:5.2f}x baseline"
         "   (target <= 2 s)",
         f"  bootstrap cold, uv cache warm         {med['coldw'] * 1000:8.0f} ms   {med['coldw'] / b:5.2f}x baseline",
