@@ -276,3 +276,40 @@ def test_from_environment_variable_is_named_in_its_error(tmp_path: Path) -> None
     env = bootstrap_env(make_path(tmp_path), ECR_CI_BOOTSTRAP_FROM=str(tmp_path / "missing"))
     proc = run(["sh", str(BOOTSTRAP), "--cache-dir", str(tmp_path / "c")], env=env)
     assert proc.returncode == 2 and proc.stderr.startswith("ecr-ci bootstrap: ECR_CI_BOOTSTRAP_FROM: ")
+
+
+def _local_index(wheelhouse: Path) -> dict[str, str]:
+    """A uv configuration that makes a directory stand in for the package index (the network stays off), as a
+    user's uv.toml would name a mirror."""
+    config = wheelhouse.parent / "uv-local-index.toml"
+    config.write_text(f"[pip]\nno-index = true\nfind-links = [{str(wheelhouse)!r}]\n")
+    return {"UV_CONFIG_FILE": str(config)}
+
+
+@pytest.mark.parametrize("kind", ["index", "wheel"])
+def test_index_and_wheel_sources(tmp_path: Path, wheelhouse: Path, kind: str) -> None:
+    [wheel] = wheelhouse.glob("ecr_ci-*.whl")
+    cache = tmp_path / "cache"
+    env = bootstrap_env(make_path(tmp_path), **_local_index(wheelhouse))
+    exe = assert_env_works(bootstrap(cache, "index" if kind == "index" else wheel, env, offline=True), cache)
+    assert f"-{kind}-" in exe.parent.parent.name
+    target = f"ecr-ci=={__version__}" if kind == "index" else str(wheel)
+    assert f"--no-deps {target}\n" in next(cache.glob("*.log")).read_text()
+
+
+def test_a_source_of_another_version_is_refused(tmp_path: Path, wheelhouse: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, tree / name)
+    shutil.copytree(ROOT / "ecr_ci", tree / "ecr_ci", ignore=shutil.ignore_patterns("__pycache__"))
+    init = tree / "ecr_ci" / "__init__.py"
+    init.write_text(init.read_text().replace(f'__version__ = "{__version__}"', '__version__ = "9.9.9"'))
+    subprocess.run([_uv(), "build", "-q", "--native-tls", "--wheel", "-o", str(tmp_path), str(tree)], check=True)
+    cache = tmp_path / "cache"
+    env = bootstrap_env(make_path(tmp_path), **_local_index(wheelhouse))
+    proc = bootstrap(cache, tmp_path / "ecr_ci-9.9.9-py3-none-any.whl", env, offline=True)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert f"holds ecr-ci 9.9.9 but this bootstrap pins {__version__}" in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1
+    assert not list(cache.glob("*.env")) and published(cache) == []
