@@ -254,7 +254,11 @@ def test_dist_passes_twine_and_the_wheel_installs_into_a_clean_environment(tmp_p
     assert wheel.name == f"ecr_ci-{__version__}-py3-none-any.whl"
     twine = run([sys.executable, "-m", "twine", "check", "--strict", str(wheel), str(sdist)])
     assert twine.returncode == 0 and twine.stdout.count("PASSED") == 2, twine.stdout + twine.stderr
-    names = zipfile.ZipFile(wheel).namelist()
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        metadata = zf.read(f"ecr_ci-{__version__}.dist-info/METADATA").decode()
+    assert metadata.startswith("Metadata-Version: 2.4\n")  # what every current uploader accepts
+    assert "License-Expression: Apache-2.0" in metadata and "Requires-Python: >=3.10" in metadata
     assert f"ecr_ci-{__version__}.dist-info/licenses/LICENSE" in names and "ecr_ci/py.typed" in names
     assert "ecr_ci/settings.yaml" in names
     assert not [n for n in names if n.startswith(("tests/", "bootstrap/"))]
