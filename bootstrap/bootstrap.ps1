@@ -149,8 +149,13 @@ foreach ($name in $candidates) {
     $path = $cmd.Source
     $out = ''
     $ErrorActionPreference = 'Continue'
-    try { $out = [string](& $path -S -E -c $probe 2>$null | Select-Object -First 1) } catch { $out = '' }
-    $ok = ($LASTEXITCODE -eq 0)
+    $ok = $false
+    try {
+        # Collect everything first: cutting a native command's pipeline short leaves $LASTEXITCODE unreliable.
+        $lines = @(& $path -S -E -c $probe 2>$null)
+        $ok = ($LASTEXITCODE -eq 0)
+        if ($lines.Count -gt 0) { $out = [string]$lines[0] }
+    } catch { $ok = $false }
     $ErrorActionPreference = 'Stop'
     if (-not $ok -or -not $out -or -not $out.Contains(' ')) {
         $found += "$name ($path) does not run"
