@@ -20,6 +20,11 @@ from ecr_ci import __version__
 from tests.testbed import LEDGER, run
 
 ROOT = Path(__file__).resolve().parents[2]
+# uv's cache as the user has it, read at import, before the per-test HOME: tests share its downloads (uv locks it),
+# while every bootstrap cache they use is new.
+UV_CACHE = os.environ.get("UV_CACHE_DIR") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "uv"
+)
 BOOTSTRAP = ROOT / "bootstrap" / "bootstrap.sh"
 LOCK = ROOT / "bootstrap" / "requirements.lock"
 # The machine's interpreter behind the test venv: the one a runner would have.
@@ -57,6 +62,7 @@ def bootstrap_env(path: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ECR_CI_BOOTSTRAP_", "PYTHON", "VIRTUAL_ENV"))}
     env.pop("RUNNER_TOOL_CACHE", None)
     env["PATH"] = path
+    env["UV_CACHE_DIR"] = UV_CACHE
     env.update(extra)
     return env
 
@@ -98,14 +104,16 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The locked dependencies for this Python and platform plus the ecr-ci wheel, as an air-gapped runner has them."""
     wh = tmp_path_factory.mktemp("wheelhouse")
     uv = _uv()
-    subprocess.run([uv, "build", "-q", "--native-tls", "--wheel", "-o", str(wh), str(ROOT)], check=True)
+    env = os.environ | {"UV_CACHE_DIR": UV_CACHE}
+    subprocess.run([uv, "build", "-q", "--native-tls", "--wheel", "-o", str(wh), str(ROOT)], check=True, env=env)
     # pip download keeps the exact files the lock's hashes name; a throwaway venv holds that pip.
     tool = tmp_path_factory.mktemp("pip-venv")
-    subprocess.run([uv, "venv", "-q", "--seed", "--python", BASE_PYTHON, str(tool)], check=True)
+    subprocess.run([uv, "venv", "-q", "--seed", "--python", BASE_PYTHON, str(tool)], check=True, env=env)
     subprocess.run(
         [str(tool / "bin" / "python"), "-m", "pip", "download", "-q", "--disable-pip-version-check",
          "--only-binary", ":all:", "--require-hashes", "-r", str(LOCK), "-d", str(wh)],
         check=True,
+        env=env,
     )  # fmt: skip
     return wh
 
@@ -305,7 +313,10 @@ def test_a_source_of_another_version_is_refused(tmp_path: Path, wheelhouse: Path
     shutil.copytree(ROOT / "ecr_ci", tree / "ecr_ci", ignore=shutil.ignore_patterns("__pycache__"))
     init = tree / "ecr_ci" / "__init__.py"
     init.write_text(init.read_text().replace(f'__version__ = "{__version__}"', '__version__ = "9.9.9"'))
-    subprocess.run([_uv(), "build", "-q", "--native-tls", "--wheel", "-o", str(tmp_path), str(tree)], check=True)
+    build_env = os.environ | {"UV_CACHE_DIR": UV_CACHE}
+    subprocess.run(
+        [_uv(), "build", "-q", "--native-tls", "--wheel", "-o", str(tmp_path), str(tree)], check=True, env=build_env
+    )
     cache = tmp_path / "cache"
     env = bootstrap_env(make_path(tmp_path), **_local_index(wheelhouse))
     proc = bootstrap(cache, tmp_path / "ecr_ci-9.9.9-py3-none-any.whl", env, offline=True)

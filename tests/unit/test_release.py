@@ -32,6 +32,11 @@ else:  # the test extra brings tomli there
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
+# uv's cache as the user has it, read at import, before the per-test HOME: tests share its downloads (uv locks it),
+# while every bootstrap cache they use is new.
+UV_CACHE = os.environ.get("UV_CACHE_DIR") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "uv"
+)
 LOCK = ROOT / "bootstrap" / "requirements.lock"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PROJECT = PYPROJECT["project"]
@@ -190,10 +195,11 @@ def test_make_lock_reproduces_the_checked_in_lock(tmp_path: Path) -> None:
     cmd = [uv(), "pip", "compile", "-q", "--native-tls", "--universal", "--generate-hashes", "--python-version", "3.10",
            "pyproject.toml", "-o", str(out)]  # fmt: skip
     # From uv's cache when it has the metadata (make venv fills it), else from the index.
-    proc = subprocess.run([*cmd, "--offline"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    env = os.environ | {"UV_CACHE_DIR": UV_CACHE}
+    proc = subprocess.run([*cmd, "--offline"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
         shutil.copy(LOCK, out)
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     body = [line for line in LOCK.read_text().splitlines()[2:]]
     assert out.read_text().splitlines()[2:] == body, "the lock is stale: run make lock"
@@ -248,7 +254,8 @@ def test_installer_output_is_one_line_without_index_credentials() -> None:
 @pytest.mark.slow
 def test_dist_passes_twine_and_the_wheel_installs_into_a_clean_environment(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
-    subprocess.run([uv(), "build", "-q", "--native-tls", "-o", str(dist), str(ROOT)], check=True, timeout=300)
+    env = os.environ | {"UV_CACHE_DIR": UV_CACHE}
+    subprocess.run([uv(), "build", "-q", "--native-tls", "-o", str(dist), str(ROOT)], check=True, timeout=300, env=env)
     [wheel] = dist.glob("*.whl")
     [sdist] = dist.glob("*.tar.gz")
     assert wheel.name == f"ecr_ci-{__version__}-py3-none-any.whl"
@@ -268,10 +275,12 @@ def test_dist_passes_twine_and_the_wheel_installs_into_a_clean_environment(tmp_p
         assert f"ecr_ci-{__version__}/{needed}" in members, needed
 
     venv = tmp_path / "clean"
-    subprocess.run([uv(), "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+    subprocess.run([uv(), "venv", "-q", "--python", sys.executable, str(venv)], check=True, env=env)
     py = str(venv / "bin" / "python")
     for args in (["--require-hashes", "-r", str(LOCK)], ["--no-deps", str(wheel)]):
-        subprocess.run([uv(), "pip", "install", "-q", "--native-tls", "--python", py, *args], check=True, timeout=300)
+        subprocess.run(
+            [uv(), "pip", "install", "-q", "--native-tls", "--python", py, *args], check=True, timeout=300, env=env
+        )
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     version = run([str(venv / "bin" / "ecr-ci"), "--version"], env=clean, cwd=tmp_path)
     assert version.returncode == 0 and version.stdout.strip() == f"ecr-ci {__version__}", version.stderr
