@@ -6,17 +6,17 @@ PY := $(VENV)/bin/python
 UV := $(shell command -v uv 2>/dev/null)
 SYSTEM_PACKAGES := docker-registry skopeo apache2-utils
 
-.PHONY: demo test lint bench system venv clean tools
+.PHONY: demo test lint bench system venv dist lock clean tools
 
+# The machine's own Python is never changed: with uv on PATH, uv makes the venv; without it, `python -m venv` does
+# and uv is installed INTO the venv (it is in the test extra anyway, for the bootstrap tests and `make dist`).
 $(VENV)/.installed: pyproject.toml
-	@if [ -z "$(UV)" ] && ! $(PYTHON) -m uv --version >/dev/null 2>&1; then \
-	  $(PYTHON) -m pip install -q uv 2>/dev/null || true; fi
-	@if command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1; then \
-	  UVCMD="$$(command -v uv || echo $(PYTHON) -m uv)"; \
-	  $$UVCMD venv -q --allow-existing --python $(PYTHON) $(VENV) && \
-	  $$UVCMD pip install -q --native-tls --compile-bytecode --python $(PY) -e '.[test]'; \
+	@if [ -n "$(UV)" ]; then \
+	  $(UV) venv -q --allow-existing --python $(PYTHON) $(VENV) && \
+	  $(UV) pip install -q --native-tls --compile-bytecode --python $(PY) -e '.[test]'; \
 	else \
-	  $(PYTHON) -m venv $(VENV) && $(PY) -m pip install -q -e '.[test]'; fi
+	  $(PYTHON) -m venv $(VENV) && $(PY) -m pip install -q uv && \
+	  $(VENV)/bin/uv pip install -q --native-tls --compile-bytecode --python $(PY) -e '.[test]'; fi
 	@# Byte-compile our own package too: PYTHONDONTWRITEBYTECODE may be set, and start-up time is measured.
 	@$(PY) -m compileall -q ecr_ci tests/testbed >/dev/null
 	@touch $@
@@ -60,13 +60,26 @@ test: venv system tools
 	$(PY) -m pytest -q
 
 lint: venv
-	$(PY) -m ruff check ecr_ci tests bench demo
-	$(PY) -m ruff format --check ecr_ci tests bench demo
+	$(PY) -m ruff check ecr_ci tests bench demo bootstrap
+	$(PY) -m ruff format --check ecr_ci tests bench demo bootstrap
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports --no-cache
 
 bench: venv
 	$(PY) -m bench
 
+# The sdist and the wheel in dist/, checked as the index will check them.
+dist: venv
+	rm -rf dist
+	$(VENV)/bin/uv build -q --native-tls -o dist
+	$(PY) -m twine check --strict dist/*
+
+# Re-resolve the runtime dependencies for every platform and Python >= 3.10, with hashes (after changing
+# `dependencies` in pyproject.toml; tests/unit/test_release.py fails until this is run). Keeps the pinned versions
+# that still fit; add --upgrade to take newer ones.
+lock: venv
+	$(VENV)/bin/uv pip compile -q --native-tls --universal --generate-hashes --python-version 3.10 pyproject.toml \
+	  -o bootstrap/requirements.lock
+
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) dist .tools .pytest_cache .mypy_cache .ruff_cache

@@ -90,7 +90,9 @@ def main() -> int:
         if helper_main is not None:
             helper_main()
     from bench.gha import gha_lines
+    from bench.setup import setup_lines
 
+    print("\n".join(setup_lines()))
     print("\n".join(gha_lines()))
     return 0
 
