@@ -88,17 +88,21 @@ def help_text(schema: dict[str, Any] | None = None) -> str:
         "        sh 'docker push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1'",
         "    }",
         "",
-        "Arguments (all optional; generated from ecr_ci/settings.yaml, see jenkins/README.md):",
+        "Arguments (generated from ecr_ci/settings.yaml; see jenkins/README.md):",
     ]
     for name, spec in arguments(schema):
         schema_ = spec["schema"]
         line = f"  {name}: {_type(schema_)}"
         default = _default(schema_)
-        if default:
+        if "default" not in schema_:
+            line += " (required)"
+        elif default:
             line += f", default {default}"
         out.append(line)
         description = " ".join(str(spec["description"]).split())
-        out += textwrap.wrap(description, width=112, initial_indent="      ", subsequent_indent="      ")
+        out += textwrap.wrap(
+            description, width=112, initial_indent="      ", subsequent_indent="      ", break_on_hyphens=False
+        )
     return "\n".join(out) + "\n"
 
 
@@ -154,3 +158,23 @@ def stale_resources() -> list[Path]:
         return []
     wanted = set(_copies())
     return sorted(p for p in RESOURCES.iterdir() if p not in wanted)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the files (``--check``: only say which differ, exit 1 if any); ``python -m ecr_ci.gendocs`` does both."""
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    stale = [p for p, text in outputs().items() if not p.exists() or p.read_text(encoding="utf-8") != text]
+    if "--check" in argv:
+        for p in stale + stale_resources():
+            print(f"{p.relative_to(ROOT)}: differs from its source (run python -m ecr_ci.gen_jenkins)")
+        return 1 if stale or stale_resources() else 0
+    for p in stale:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(outputs()[p], encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

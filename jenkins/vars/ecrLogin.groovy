@@ -1,9 +1,8 @@
-// ecrLogin(args) { body }: logs the block in to Amazon ECR with the job's OpenID Connect identity (help:
-// ecrLogin.txt; setup: jenkins/README.md). The logic lives in Python (`ecr-ci adapter jenkins`, run on the agent):
-// this step hands it the arguments as ECR_CI_INPUT_* environment variables, binds the id token credential around
-// it, gives the block the registry config directory it made, and removes that directory afterwards. Nothing
-// secret passes through Groovy: Python reads the token file and writes the credentials itself; the only values
-// coming back are paths. No fields and no state between calls, so parallel branches each get their own login.
+// ecrLogin(args) { body }: logs the block in to Amazon ECR with the job's OpenID Connect identity (ecrLogin.txt,
+// jenkins/README.md). The logic is Python's (`ecr-ci adapter jenkins`, on the agent): this step hands it the
+// arguments as ECR_CI_INPUT_* variables, binds the id token credential around it, runs the block with the config
+// directory it made and removes that afterwards. Nothing secret passes through Groovy (Python reads the token file
+// and writes the credentials; only paths come back). No fields, no state: parallel branches each get their own.
 
 def call(Map args = [:], Closure body) {
     checkArguments(args)
@@ -56,29 +55,23 @@ String inputVariable(String name) {
 
 /** An argument as text: lists comma-separated, an empty string meaning "not given". */
 String inputText(Object value) {
-    if (value == null) {
-        return ''
-    }
-    if (value instanceof List) {
-        return value.join(',')
-    }
-    return value.toString()
+    return value instanceof List ? value.join(',') : (value == null ? '' : value.toString())
 }
 
 String closest(String name, List<String> known) {
     String best = known[0]
-    int bestDistance = Integer.MAX_VALUE
     for (String candidate : known) {
-        int d = editDistance(name.toLowerCase(), candidate.toLowerCase())
-        if (d < bestDistance) {
+        if (editDistance(name, candidate) < editDistance(name, best)) {
             best = candidate
-            bestDistance = d
         }
     }
     return best
 }
 
-int editDistance(String a, String b) {
+/** Levenshtein distance, ignoring case: the fewest one-character edits turning one into the other. */
+int editDistance(String first, String second) {
+    String a = first.toLowerCase()
+    String b = second.toLowerCase()
     List<Integer> row = []
     for (int j = 0; j <= b.length(); j++) {
         row.add(j)
@@ -98,7 +91,7 @@ int editDistance(String a, String b) {
 String locate(Map args, boolean unix, String tmp) {
     String home = tmp + '/ecr-ci-bootstrap-' + bootstrapVersion()
     String script = home + (unix ? '/bootstrap.sh' : '/bootstrap.ps1')
-    if (!fileExists(script)) {
+    if (bootstrapVersion() && !fileExists(script)) {  // named by version: never rewritten while one may run
         writeFile(file: home + '/requirements.lock', text: libraryResource('ecr-ci/requirements.lock'))
         writeFile(file: script, text: libraryResource(unix ? 'ecr-ci/bootstrap.sh' : 'ecr-ci/bootstrap.ps1'))
     }
@@ -144,12 +137,13 @@ String exchangeWithToken(String id, boolean unix) {
     return out
 }
 
+/** Runs the adapter; its answer is its last line on stdout (its exit code is for people running it by hand). */
 String exchange(boolean unix) {
     String label = 'ecr-ci adapter jenkins'
     if (unix) {
-        return sh(label: label, returnStdout: true, script: '"$ECR_CI_EXE" adapter jenkins')
+        return sh(label: label, returnStdout: true, script: '"$ECR_CI_EXE" adapter jenkins || true')
     }
-    return bat(label: label, returnStdout: true, script: '@"%ECR_CI_EXE%" adapter jenkins')
+    return bat(label: label, returnStdout: true, script: '@"%ECR_CI_EXE%" adapter jenkins || exit /b 0')
 }
 
 /** The block's directory from the adapter's last line (`ok <dir>`), or its one-line error (`error <text>`). */
@@ -160,7 +154,8 @@ String answer(String out, String exe) {
         error(last.substring(6))
     }
     if (!last.startsWith('ok ')) {
-        error("ecrLogin: ${exe} gave no answer to 'adapter jenkins' (is it ecr-ci with the Jenkins adapter?)")
+        error("ecrLogin: '${exe} adapter jenkins' ended without an answer (see its output above; is it an ecr-ci " +
+              'with the Jenkins adapter?)')
     }
     return last.substring(3)
 }
@@ -178,7 +173,10 @@ List<String> lines(String text) {
 
 // generated:start (python -m ecr_ci.gendocs writes this from ecr_ci/settings.yaml and bootstrap/)
 List<String> argumentNames() {
-    return []
+    return [
+        'registries', 'region', 'roleArn', 'sessionName', 'duration', 'sessionPolicy', 'managedSessionPolicies',
+        'write', 'deadline', 'idTokenCredentialsId', 'ecrCi', 'installDir', 'installFrom'
+    ]
 }
 
 String bootstrapVersion() {

@@ -40,7 +40,7 @@ void push(String tag) {
     }
 }
 
-Map login = [roleArn: cfg.roleArn, registries: [cfg.host], idTokenCredentialsId: cfg.credentialId, region: 'us-east-1']
+Map login = [roleArn: cfg.roleArn, registries: [cfg.host], idTokenCredentialsId: cfg.credentialId, ecrCi: cfg.ecrCi]
 
 // -- the harness itself: if these fail, nothing below means anything ------------------------------------------
 test('harness: sh really runs, with the withEnv and withCredentials environment, traced') {
@@ -151,4 +151,163 @@ test('an unknown argument fails, naming it and the closest valid name, before an
     e = failure { ecrLogin(idTokenCredentialId: 'x') { assert false } }
     assert e.message.contains("'idTokenCredentialsId'")
     assert !jenkins.recorded('sh') && !jenkins.recorded('withCredentials')
+}
+
+// -- logging in for real ---------------------------------------------------------------------------------------
+/** The step's own sh/bat calls (they carry a label; the blocks' do not). */
+List<Map> stepShells() {
+    return jenkins.recorded().findAll { it.step in ['sh', 'bat'] && it.args.label }
+}
+
+test('id token: the block pushes to the ECR host, gets the body value back, and the config is gone after') {
+    // Negative control: the user's own config has a stale entry for the host, which the registry refuses.
+    withEnv(['TAG=before']) {
+        assert sh(returnStatus: true, script: 'skopeo copy --quiet --dest-cert-dir "$ECR_TEST_CERT_DIR" ' +
+                  '"oci:$ECR_TEST_LAYOUT:latest" "docker://$ECR_TEST_HOST/app:$TAG"') != 0
+    }
+    String seen = null
+    Object value = ecrLogin(login) {
+        seen = env.DOCKER_CONFIG
+        assert seen.startsWith(pwd(tmp: true) + '/ecr-ci-block-') && new File(seen, 'config.json').isFile()
+        assert env.REGISTRY_AUTH_FILE == null && env.HELM_REGISTRY_CONFIG == null  // not asked for
+        assert env.ECR_CI_INPUT_ROLEARN == null  // the arguments are the adapter's, not the block's
+        push('jenkins-1')
+        'the body value'
+    }
+    assert value == 'the body value'
+    assert !new File(seen).exists() && leftovers().empty
+    List<Map> all = jenkins.recorded()
+    int bind = all.findIndexOf { it.step == 'withCredentials' }
+    int adapter = all.findIndexOf { it.step == 'sh' && it.args.label == 'ecr-ci adapter jenkins' }
+    int locate = all.findIndexOf { it.step == 'sh' && it.args.label == 'ecr-ci: find or install' }
+    assert locate < 0 && bind >= 0 && adapter > bind  // ecrCi given: nothing to find; the token bound just before
+    assert all[bind].args.bindings == [[binding: 'file', credentialsId: cfg.credentialId,
+                                        variable: 'ECR_CI_TOKEN_FILE']]
+    assert ('ECR_CI_INPUT_ROLEARN=' + cfg.roleArn) in all[adapter].env
+    assert ('ECR_CI_INPUT_REGISTRIES=' + cfg.host) in all[adapter].env
+    assert all[adapter].env.every { !it.startsWith('ECR_CI_TOKEN_FILE=') }  // bound, not a withEnv value
+    for (Map s : stepShells()) {  // arguments reach Python only through the environment
+        assert !s.args.script.contains(cfg.roleArn) && !s.args.script.contains(cfg.host)
+    }
+    assert jenkins.lines().any { it.contains("logged in to ${cfg.host}") }
+}
+
+test('the user config is carried over minus the target host, without credsStore, with its CLI plugins') {
+    ecrLogin(login) {
+        Map c = new groovy.json.JsonSlurper().parseText(
+            sh(returnStdout: true, script: '"$ECR_TEST_PYTHON" "$ECR_TEST_INSPECT"')) as Map
+        assert c.auths == ['other.example.com', cfg.host].sort()  // the host's entry is the fresh one: pushes work
+        assert !c.credsStore
+        assert cfg.userPlugins in c.plugins
+        push('carried')
+    }
+}
+
+test('write podman and helm: REGISTRY_AUTH_FILE and HELM_REGISTRY_CONFIG in the block, gone after') {
+    List<String> files = []
+    ecrLogin(login + [write: ['docker', 'podman', 'helm']]) {
+        files = [env.DOCKER_CONFIG, env.REGISTRY_AUTH_FILE, env.HELM_REGISTRY_CONFIG]
+        String block = new File(env.DOCKER_CONFIG).parent
+        assert files[1].startsWith(block) && files[2].startsWith(block)
+        assert new File(files[1]).isFile() && new File(files[2]).isFile()
+        withEnv(['TAG=podman']) {  // skopeo with only the podman file
+            sh 'DOCKER_CONFIG=/nonexistent skopeo copy --quiet --authfile "$REGISTRY_AUTH_FILE" ' +
+               '--dest-cert-dir "$ECR_TEST_CERT_DIR" "oci:$ECR_TEST_LAYOUT:latest" "docker://$ECR_TEST_HOST/app:$TAG"'
+        }
+    }
+    assert files.every { !new File(it).exists() } && leftovers().empty
+}
+
+test('when the block fails, its error propagates and the config is still removed') {
+    String seen = null
+    Throwable e = failure { ecrLogin(login) { seen = env.DOCKER_CONFIG; sh 'exit 7' } }
+    assert e.message == 'script returned exit code 7'
+    assert seen && !new File(seen).exists() && leftovers().empty
+}
+
+test('an abort in the block (InterruptedException) stays an abort and the config is removed') {
+    String seen = null
+    Throwable e = failure { ecrLogin(login) { seen = env.DOCKER_CONFIG; throw new InterruptedException('aborted') } }
+    assert e instanceof InterruptedException
+    assert seen && !new File(seen).exists() && leftovers().empty
+}
+
+test('parallel branches each get their own config, alive at the same time, both removed') {
+    Map seen = [:].asSynchronized()
+    java.util.concurrent.CountDownLatch both = new java.util.concurrent.CountDownLatch(2)
+    Closure branch = { String name ->
+        ecrLogin(login) {
+            seen[name] = env.DOCKER_CONFIG
+            both.countDown()
+            assert both.await(60, java.util.concurrent.TimeUnit.SECONDS)  // both blocks are open now
+            assert new File(seen.one).isDirectory() && new File(seen.two).isDirectory()
+            push(name)
+        }
+    }
+    parallel(one: { branch('one') }, two: { branch('two') })
+    assert seen.one && seen.two && seen.one != seen.two
+    assert !new File(seen.one).exists() && !new File(seen.two).exists() && leftovers().empty
+}
+
+test('Windows agent: the step runs bat only (ecr-ci found with where), and the block pushes with bat') {
+    jenkins.unix = false
+    String seen = null
+    withEnv(["PATH+VENV=${cfg.venvBin}"]) {
+        ecrLogin(login - [ecrCi: cfg.ecrCi]) {
+            seen = env.DOCKER_CONFIG
+            bat '@"%ECR_TEST_SKOPEO%" copy --quiet --dest-cert-dir "%ECR_TEST_CERT_DIR%" ' +
+                '"oci:%ECR_TEST_LAYOUT%:latest" "docker://%ECR_TEST_HOST%/app:windows"'
+        }
+    }
+    assert !jenkins.recorded('sh')
+    assert stepShells()*.args*.label == ['ecr-ci: find or install', 'ecr-ci adapter jenkins']
+    assert stepShells().every { it.step == 'bat' } && jenkins.recorded('bat').size() == 3
+    assert seen && !new File(seen).exists() && leftovers().empty
+}
+
+test('a missing credential id fails naming idTokenCredentialsId, before the block runs') {
+    Throwable e = failure { ecrLogin(login + [idTokenCredentialsId: 'nope']) { assert false : 'the block ran' } }
+    assert e.message.startsWith("ecrLogin: idTokenCredentialsId 'nope': Could not find credentials entry")
+    assert !jenkins.recorded().any { it.args.label == 'ecr-ci adapter jenkins' } && leftovers().empty
+}
+
+test('a bad role ARN fails with one line naming roleArn (not a CLI flag), before the block, leaving nothing') {
+    Throwable e = failure { ecrLogin(login + [roleArn: 'arn:aws:iam::12:role/x']) { assert false : 'the block ran' } }
+    assert e.message.startsWith('ecrLogin: ') && e.message.contains('roleArn') && !e.message.contains('--role-arn')
+    assert e.message.contains("'arn:aws:iam::12:role/x'") && !e.message.contains('\n')
+    assert jenkins.lines().any { it.contains('ecrLogin: error:') }  // the rendered diagnostics are in the log
+    assert leftovers().empty
+}
+
+test('no registries fails naming the registries argument') {
+    Throwable e = failure { ecrLogin(login - [registries: [cfg.host]]) { assert false : 'the block ran' } }
+    assert e.message.contains('registries') && !e.message.contains('--registry') && leftovers().empty
+}
+
+test('ambient credentials: without idTokenCredentialsId the agent keys assume roleArn; no credential is bound') {
+    withEnv(['AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE', 'AWS_SECRET_ACCESS_KEY=ambient-test-key']) {
+        ecrLogin(login - [idTokenCredentialsId: cfg.credentialId]) {
+            push('ambient')
+        }
+    }
+    assert !jenkins.recorded('withCredentials') && leftovers().empty
+    assert jenkins.lines().any { it.contains('identity: aws-credential-chain') }
+}
+
+if (cfg.bootstrap) {
+    test('bootstrap: no ecr-ci on PATH, so the bundled bootstrap installs one into installDir') {
+        String installDir = new File(cfg.work.toString(), 'bootstrap-cache').path
+        ecrLogin(login - [ecrCi: cfg.ecrCi] + [installDir: installDir, installFrom: cfg.installFrom]) {
+            push('bootstrap')
+        }
+        assert jenkins.recorded('libraryResource')*.args*.resource.contains('ecr-ci/bootstrap.sh')
+        assert new File(installDir).isDirectory() && leftovers().empty
+    }
+}
+
+test('leak control') {
+    // Not a test of the step: this block prints its credentials, so the wrapper can check the scan catches them.
+    ecrLogin(login) {
+        sh 'cat "$DOCKER_CONFIG/config.json"'
+    }
 }
