@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from ecr_ci.adapters import base
 from tests.conftest import CI_NAMES, CI_PREFIXES, ROOT
 from tests.testbed import (
     LEDGER,
@@ -134,6 +135,9 @@ def harness(tmp_path_factory: pytest.TempPathFactory, moto_server: MotoServer, o
             "userPlugins": str(user_docker / "cli-plugins"),
             "bootstrap": (LIBRARY / "resources" / "ecr-ci" / "bootstrap.sh").is_file(),
             "installFrom": str(ROOT),
+            "inputVariables": {
+                n: base.input_variable(n) for n in [*base.setting_inputs("jenkins"), *base.own_inputs("jenkins")]
+            },
         }
         cfg_file = tmp / "harness.json"
         cfg_file.write_text(json.dumps(cfg))
@@ -174,7 +178,9 @@ def test_every_case_passes_and_the_run_ends_with_the_closing_line(harness):
     results = data["results"]
     failed_names = {r["name"] for r in results if r["outcome"] != "passed"}
     console = "\n".join(c["line"] for c in data["console"] if c["case"] in failed_names)
-    out = LEDGER.redact(proc.stdout[-6000:] + proc.stderr[-3000:] + "\nconsole of the failed cases:\n" + console[-8000:])
+    out = LEDGER.redact(
+        proc.stdout[-6000:] + proc.stderr[-3000:] + "\nconsole of the failed cases:\n" + console[-8000:]
+    )
     assert proc.returncode == 0, out
     failed = [r for r in results if r["outcome"] != "passed"]
     assert not failed, out
@@ -193,6 +199,9 @@ def test_every_case_passes_and_the_run_ends_with_the_closing_line(harness):
         "no registries",
         "ambient",
         "unknown argument",
+        "maps to the variable",
+        "source:",
+        "harness:",
         LEAK_CONTROL,
     ):
         assert any(expected in n for n in names), f"no case about {expected!r} ran"
@@ -247,3 +256,40 @@ def test_groovy_lint_passes_on_vars(tmp_path):
     cmd = [str(lint), "--noserver", "--failon", "info", "--path", "jenkins/vars", "--files", "**/*.groovy"]
     proc = run(cmd, cwd=ROOT, timeout=300, label="npm-groovy-lint jenkins/vars")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def test_adapter_in_process_answers_ok_with_a_private_block_directory(tmp_path, capsys, oidc_issuer, clean_env):
+    """The adapter on its own (no JVM): one ``ok <dir>`` line, a 0700 directory with the block's files."""
+    from ecr_ci.adapters import jenkins as adapter
+
+    token = tmp_path / "token"
+    token.write_text(oidc_issuer.mint(base={}, iss=f"{JENKINS_URL}oidc", sub=JOB_URL, aud="sts.amazonaws.com"))
+    env = dict(os.environ)
+    inputs = {"roleArn": ROLE, "registries": HOST, "idTokenCredentialsId": "aws-oidc", "write": "docker,podman"}
+    env.update({base.input_variable(k): v for k, v in inputs.items()})
+    env.update(
+        ECR_CI_JENKINS_TMP=str(tmp_path / "ws@tmp"),
+        ECR_CI_TOKEN_FILE=str(token),
+        JENKINS_URL=JENKINS_URL,
+        JOB_NAME="team/app",
+        BUILD_NUMBER="7",
+    )
+    assert adapter.main(env) == 0
+    out, err = capsys.readouterr()
+    LEDGER.record("adapter jenkins stdout", out)
+    LEDGER.record("adapter jenkins stderr", err)
+    assert not LEDGER.scan(out + err)
+    lines = out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ok ")
+    block = Path(lines[0][3:])
+    assert block.parent == tmp_path / "ws@tmp" and block.name.startswith("ecr-ci-block-")
+    assert (block.stat().st_mode & 0o777) == 0o700
+    assert (block / "env").read_text().splitlines() == [
+        f"DOCKER_CONFIG={block / 'docker'}",
+        f"REGISTRY_AUTH_FILE={block / 'containers' / 'auth.json'}",
+    ]
+    docker = json.loads((block / "docker" / "config.json").read_text())
+    podman = json.loads((block / "containers" / "auth.json").read_text())
+    assert list(docker["auths"]) == [HOST] and list(podman["auths"]) == [HOST]
+    assert ((block / "docker" / "config.json").stat().st_mode & 0o777) == 0o600
+    assert "session jenkins-team-app-7" in err

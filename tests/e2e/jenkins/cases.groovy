@@ -145,6 +145,14 @@ test('source: sh/bat scripts are single-quoted constants; no fields, imports or 
 }
 
 // -- argument checks (nothing runs before them) ---------------------------------------------------------------
+test('every argument maps to the variable Python reads it from (ECR_CI_INPUT_<NAME>)') {
+    Map expected = cfg.inputVariables
+    assert ecrLoginScript.argumentNames().sort() == (expected.keySet() as List).sort()
+    expected.each { String name, String variable -> assert ecrLoginScript.inputVariable(name) == variable }
+    assert ecrLoginScript.inputText(['a', 'b']) == 'a,b' && ecrLoginScript.inputText(null) == ''
+    assert ecrLoginScript.inputText(false) == 'false' && ecrLoginScript.inputText(900) == '900'
+}
+
 test('an unknown argument fails, naming it and the closest valid name, before anything runs') {
     Throwable e = failure { ecrLogin(rolearn: cfg.roleArn) { assert false } }
     assert e.message.contains("unknown argument 'rolearn'") && e.message.contains("'roleArn'")
