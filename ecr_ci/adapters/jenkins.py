@@ -47,8 +47,7 @@ def _terminated(signum: int, frame: object) -> None:
 
 def main(env: Mapping[str, str] | None = None) -> int:
     env = dict(os.environ if env is None else env)
-    if hasattr(signal, "SIGTERM"):
-        signal.signal(signal.SIGTERM, _terminated)
+    previous = signal.signal(signal.SIGTERM, _terminated) if hasattr(signal, "SIGTERM") else None
     block: Path | None = None
     try:
         block, lines = login(env)
@@ -58,9 +57,15 @@ def main(env: Mapping[str, str] | None = None) -> int:
     except BaseException as e:
         if block is not None:
             shutil.rmtree(block, ignore_errors=True)
+        if isinstance(e, KeyboardInterrupt):
+            say("interrupted (the block's directory was removed)")
+            return 130
         if not isinstance(e, Exception):
             raise
         return fail(e)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def login(env: dict[str, str]) -> tuple[Path, list[str]]:

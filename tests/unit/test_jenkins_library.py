@@ -104,3 +104,25 @@ def test_a_bound_credential_outside_jenkins_is_refused(capsys, tmp_path):
     assert adapter.main(env) == 2
     out = capsys.readouterr().out
     assert out.startswith("error ecrLogin: JENKINS_URL is not set")
+
+
+def test_an_abort_during_the_login_removes_the_block_directory(capsys, tmp_path, monkeypatch):
+    # Jenkins aborts a build by sending SIGTERM, which the adapter turns into KeyboardInterrupt.
+    import ecr_ci.core.flow
+
+    seen = []
+
+    def aborted(settings, env, identity, **kwargs):
+        seen.append(env["DOCKER_CONFIG"])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ecr_ci.core.flow, "login", aborted)
+    code, out, err = _adapter(capsys, tmp_path, roleArn=ROLE, registries=HOST)
+    assert code == 130 and out == "" and "interrupted" in err
+    assert seen and not (tmp_path / "ws@tmp" / seen[0]).exists()
+    assert not list((tmp_path / "ws@tmp").iterdir())
+
+
+def test_sigterm_becomes_keyboard_interrupt():
+    with pytest.raises(KeyboardInterrupt):
+        adapter._terminated(15, None)
