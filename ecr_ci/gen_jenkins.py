@@ -7,7 +7,8 @@
   argument names the step accepts and the version of the bootstrap it carries (a digest of the copies below,
   so that a new bootstrap is written to the agent under a new name rather than over one that may be running).
 * ``jenkins/resources/ecr-ci/``: real copies (Jenkins rejects symlinks in a library) of ``bootstrap/bootstrap.sh``,
-  ``bootstrap/bootstrap.ps1`` and ``bootstrap/requirements.lock``, read by the step with ``libraryResource``.
+  ``bootstrap/bootstrap.ps1``, the ``bootstrap/_build.py`` both run and ``bootstrap/requirements.lock``, read by the
+  step with ``libraryResource`` and written side by side to the agent.
   A source that does not exist yet has no copy; :func:`stale_resources` lists copies without a source.
 
 :func:`outputs` is what ``python -m ecr_ci.gendocs`` writes and what its ``--check`` (and a test) compares.
@@ -29,7 +30,7 @@ LIBRARY = ROOT / "jenkins"
 STEP = LIBRARY / "vars" / "ecrLogin.groovy"
 HELP = LIBRARY / "vars" / "ecrLogin.txt"
 RESOURCES = LIBRARY / "resources" / "ecr-ci"
-BOOTSTRAP_FILES = ("bootstrap.sh", "bootstrap.ps1", "requirements.lock")
+BOOTSTRAP_FILES = ("bootstrap.sh", "bootstrap.ps1", "_build.py", "requirements.lock")
 START = "// generated:start (python -m ecr_ci.gendocs writes this from ecr_ci/settings.yaml and bootstrap/)"
 END = "// generated:end"
 

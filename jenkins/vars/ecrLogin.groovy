@@ -93,6 +93,7 @@ String locate(Map args, boolean unix, String tmp) {
     String script = home + (unix ? '/bootstrap.sh' : '/bootstrap.ps1')
     if (bootstrapVersion() && !fileExists(script)) {  // named by version: never rewritten while one may run
         writeFile(file: home + '/requirements.lock', text: libraryResource('ecr-ci/requirements.lock'))
+        writeFile(file: home + '/_build.py', text: libraryResource('ecr-ci/_build.py'))
         writeFile(file: script, text: libraryResource(unix ? 'ecr-ci/bootstrap.sh' : 'ecr-ci/bootstrap.ps1'))
     }
     String cache = args.installDir ? args.installDir.toString() : tmp + '/ecr-ci'
@@ -106,9 +107,9 @@ String locate(Map args, boolean unix, String tmp) {
         } else {
             out = bat(label: label, returnStdout: true, script: args.installFrom ?
                 '@powershell -NoProfile -NonInteractive -ExecutionPolicy Bypass -File "%ECR_CI_BOOTSTRAP%" ' +
-                '-CacheDir "%ECR_CI_CACHE_DIR%" -From "%ECR_CI_INPUT_INSTALLFROM%"' :
+                '--cache-dir "%ECR_CI_CACHE_DIR%" --from "%ECR_CI_INPUT_INSTALLFROM%"' :
                 '@where ecr-ci 2>nul || powershell -NoProfile -NonInteractive -ExecutionPolicy Bypass ' +
-                '-File "%ECR_CI_BOOTSTRAP%" -CacheDir "%ECR_CI_CACHE_DIR%"')
+                '-File "%ECR_CI_BOOTSTRAP%" --cache-dir "%ECR_CI_CACHE_DIR%"')
         }
     }
     List<String> found = lines(out)

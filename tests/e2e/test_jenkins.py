@@ -198,6 +198,7 @@ def test_every_case_passes_and_the_run_ends_with_the_closing_line(harness):
         "bad role ARN",
         "no registries",
         "ambient",
+        "on PATH is used",
         "unknown argument",
         "maps to the variable",
         "source:",

@@ -302,14 +302,39 @@ test('ambient credentials: without idTokenCredentialsId the agent keys assume ro
     assert jenkins.lines().any { it.contains('identity: aws-credential-chain') }
 }
 
+/** What the step's find-or-install call answered (the ecr-ci it then runs). */
+String located() {
+    return jenkins.recorded('sh').find { it.args.label == 'ecr-ci: find or install' }?.result?.trim()
+}
+
+test('Linux agent without ecrCi: the ecr-ci on PATH is used') {
+    withEnv(["PATH+VENV=${cfg.venvBin}"]) {
+        ecrLogin(login - [ecrCi: cfg.ecrCi]) {
+            push('path')
+        }
+    }
+    assert located() == "${cfg.venvBin}/ecr-ci"
+}
+
 if (cfg.bootstrap) {
-    test('bootstrap: no ecr-ci on PATH, so the bundled bootstrap installs one into installDir') {
+    test('bootstrap: installFrom makes the bundled bootstrap install ecr-ci into installDir, reused next time') {
         String installDir = new File(cfg.work.toString(), 'bootstrap-cache').path
-        ecrLogin(login - [ecrCi: cfg.ecrCi] + [installDir: installDir, installFrom: cfg.installFrom]) {
+        Map args = login - [ecrCi: cfg.ecrCi] + [installDir: installDir, installFrom: cfg.installFrom]
+        ecrLogin(args) {
             push('bootstrap')
         }
-        assert jenkins.recorded('libraryResource')*.args*.resource.contains('ecr-ci/bootstrap.sh')
-        assert new File(installDir).isDirectory() && leftovers().empty
+        String first = located()
+        assert first.startsWith(installDir + '/') && first.endsWith('/ecr-ci')
+        List<String> written = jenkins.recorded('writeFile')*.args*.file
+        String home = '/ecr-ci-bootstrap-' + ecrLoginScript.bootstrapVersion() + '/'
+        assert written*.tokenize('/')*.last() == ['requirements.lock', '_build.py', 'bootstrap.sh']
+        assert written.every { it.contains(home) }
+        jenkins.steps.removeAll { it.case == jenkins.caseName }
+        ecrLogin(args) {
+            push('bootstrap-again')
+        }
+        assert located() == first && !jenkins.recorded('writeFile')  // the files are there: not written again
+        assert leftovers().empty
     }
 }
 
