@@ -97,7 +97,8 @@ def login(env: dict[str, str]) -> tuple[Path, list[str]]:
         paths["docker"] = docker
         child = dict(env)
         child.update({LAYOUT[kind][0]: str(path) for kind, path in paths.items()})
-        settings = base.settings(SURFACE, child, docker_config=str(docker))
+        # No token cache: nothing of the login may outlive the block (its directory is all there is).
+        settings = base.settings(SURFACE, child, docker_config=str(docker), cache=False)
         result = core_login(settings, child, identity, session_name=jenkins.session_name(env))
     except BaseException:
         shutil.rmtree(block, ignore_errors=True)

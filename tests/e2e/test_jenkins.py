@@ -199,6 +199,7 @@ def test_every_case_passes_and_the_run_ends_with_the_closing_line(harness):
         "no registries",
         "ambient",
         "on PATH is used",
+        "not ecr-ci",
         "unknown argument",
         "maps to the variable",
         "source:",

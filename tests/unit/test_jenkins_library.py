@@ -114,6 +114,9 @@ def test_an_abort_during_the_login_removes_the_block_directory(capsys, tmp_path,
 
     def aborted(settings, env, identity, **kwargs):
         seen.append(env["DOCKER_CONFIG"])
+        # What the adapter hands the core: the block's own docker config, no token cache, the build's session name.
+        assert settings.docker_config == env["DOCKER_CONFIG"] and settings.cache is False
+        assert identity is None and kwargs["session_name"] is None  # no JOB_NAME/BUILD_NUMBER here
         raise KeyboardInterrupt
 
     monkeypatch.setattr(ecr_ci.core.flow, "login", aborted)

@@ -338,6 +338,13 @@ if (cfg.bootstrap) {
     }
 }
 
+test('an ecrCi that is not ecr-ci fails with a clear error, before the block') {
+    Throwable e = failure { ecrLogin(login + [ecrCi: '/bin/false']) { assert false : 'the block ran' } }
+    assert e.message == "ecrLogin: '/bin/false adapter jenkins' ended without an answer (see its output above; " +
+        'is it an ecr-ci with the Jenkins adapter?)'
+    assert leftovers().empty
+}
+
 test('leak control') {
     // Not a test of the step: this block prints its credentials, so the wrapper can check the scan catches them.
     ecrLogin(login) {
