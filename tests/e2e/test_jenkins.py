@@ -295,3 +295,28 @@ def test_adapter_in_process_answers_ok_with_a_private_block_directory(tmp_path, 
     assert list(docker["auths"]) == [HOST] and list(podman["auths"]) == [HOST]
     assert ((block / "docker" / "config.json").stat().st_mode & 0o777) == 0o600
     assert "session jenkins-team-app-7" in err
+
+
+@pytest.mark.requires("groovy", "java")
+def test_the_harness_itself_fails_when_a_case_fails(tmp_path):
+    """The runner's contract: a failing case makes the closing line count it and the exit code non-zero."""
+    cases = tmp_path / "cases.groovy"
+    cases.write_text(
+        "test('passes') { assert sh(returnStdout: true, script: 'echo hi').trim() == 'hi' }\n"
+        "test('fails') { sh 'exit 3' }\n"
+    )
+    cfg = {
+        "library": str(LIBRARY),
+        "cases": str(cases),
+        "work": str(tmp_path / "agent"),
+        "records": str(tmp_path / "records.json"),
+        "env": {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)},
+        "credentials": {},
+    }
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    proc = run(["groovy", str(HARNESS), str(tmp_path / "cfg.json")], timeout=300)
+    assert proc.returncode == 1
+    assert proc.stdout.rstrip().splitlines()[-1] == "1 passed, 1 failed"
+    results = json.loads((tmp_path / "records.json").read_text())["results"]
+    assert [(r["name"], r["outcome"]) for r in results] == [("passes", "passed"), ("fails", "failed")]
+    assert "script returned exit code 3" in results[1]["message"]
