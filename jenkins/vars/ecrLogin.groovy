@@ -181,6 +181,6 @@ List<String> argumentNames() {
 }
 
 String bootstrapVersion() {
-    return ''
+    return '6d0e59b6de87'
 }
 // generated:end
