@@ -1,10 +1,11 @@
 # The README's commands. Each target sets up what it needs: a fresh machine needs only python3 (and root for the
-# Debian packages the end-to-end tests use: docker-registry, skopeo, apache2-utils).
+# Debian packages the end-to-end tests use: docker-registry, skopeo, apache2-utils, groovy and a JRE for the
+# Jenkins step's harness; npm for npm-groovy-lint).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 UV := $(shell command -v uv 2>/dev/null)
-SYSTEM_PACKAGES := docker-registry skopeo apache2-utils
+SYSTEM_PACKAGES := docker-registry skopeo apache2-utils groovy default-jre-headless
 
 .PHONY: demo test lint bench system venv dist lock clean tools
 
@@ -25,7 +26,7 @@ venv: $(VENV)/.installed
 
 # Debian packages for the real registry and clients; installed only when missing (needs root or sudo).
 system:
-	@missing=""; for b in docker-registry skopeo htpasswd; do command -v $$b >/dev/null || missing=1; done; \
+	@missing=""; for b in docker-registry skopeo htpasswd groovy java; do command -v $$b >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; fi
@@ -40,6 +41,17 @@ $(ACTIONLINT):
 	@test -x $@ && touch $@
 
 tools: $(ACTIONLINT)
+
+# npm-groovy-lint (CodeNarc; runs offline on Node 20 with the JRE) for the Jenkins library, kept in .tools/.
+GROOVY_LINT_VERSION := 16.2.0
+GROOVY_LINT := .tools/node_modules/.bin/npm-groovy-lint
+
+$(GROOVY_LINT):
+	@command -v npm >/dev/null || { echo "make tools: npm (Node 20) is needed for npm-groovy-lint" >&2; exit 1; }
+	npm install --silent --no-audit --no-fund --save-exact --prefix .tools npm-groovy-lint@$(GROOVY_LINT_VERSION)
+	@test -x $@ && touch $@
+
+tools: $(GROOVY_LINT)
 
 demo: venv system
 	$(PY) -m demo
