@@ -50,11 +50,11 @@ def compiled_schema() -> str:
 def outputs() -> dict[Path, str]:
     """Every generated file and what it should hold: the README's settings table, the compiled schema, and each
     adapter's generated inputs (action.yml, the GitLab template, the Jenkins help and resources)."""
-    from ecr_ci import gen_github, gen_gitlab
+    from ecr_ci import gen_github, gen_gitlab, gen_jenkins
 
     readme = Path(__file__).resolve().parent.parent / "README.md"
     generated = {readme: render(readme.read_text(encoding="utf-8")), COMPILED_PATH: compiled_schema()}
-    for module in (gen_github, gen_gitlab):
+    for module in (gen_github, gen_gitlab, gen_jenkins):
         generated.update(module.outputs())
     return generated
 
