@@ -36,10 +36,13 @@ def detected(env: Mapping[str, str]) -> bool:
 
 
 def session_name(env: Mapping[str, str]) -> str | None:
-    """``gha-<run id>-<attempt>``: CloudTrail's session name leads back to the run."""
+    """``gha-<owner>-<repo>-<run id>-<attempt>`` (without the repository when it is unknown), sanitised: CloudTrail's
+    session name leads back to the run. A long name keeps its head and the run id and attempt at its tail."""
     if not env.get("GITHUB_RUN_ID"):
         return None
-    return sanitise_session_name(f"gha-{env['GITHUB_RUN_ID']}-{env.get('GITHUB_RUN_ATTEMPT', '1')}")
+    repo = env.get("GITHUB_REPOSITORY", "").strip()
+    run = f"{env['GITHUB_RUN_ID']}-{env.get('GITHUB_RUN_ATTEMPT', '1')}"
+    return sanitise_session_name(f"gha-{repo}-{run}" if repo else f"gha-{run}")
 
 
 def token_source(env: Mapping[str, str]) -> TokenSource | None:

@@ -96,7 +96,7 @@ def test_one_step_then_skopeo_pushes_with_only_the_exported_docker_config(job, a
         assert oidc_issuer.audiences[-1] == "sts.amazonaws.com"
         assert any(line.group == "ecr-ci: log in to Amazon ECR" for line in job.log)
         summary = job.summaries[-1]
-        assert HOST in summary and ROLE in summary and "gha-4242-1" in summary
+        assert HOST in summary and ROLE in summary and "gha-octo-org-octo-repo-4242-1" in summary
         assert not user_config().exists()  # the user's own config untouched
 
         layout = make_oci_layout(tmp_path / "image")
@@ -159,7 +159,7 @@ def test_exported_aws_credentials_work_in_a_later_step_and_are_masked(job, actio
     who = f'{shlex.quote(sys.executable)} -c \'import boto3; print(boto3.client("sts").get_caller_identity()["Arn"])\''
     later = job.run(who)
     assert later.outcome == "success", job.text()
-    assert later.log[-1] == f"arn:aws:sts::{ACCOUNT}:assumed-role/ci-push/gha-4242-1"
+    assert later.log[-1] == f"arn:aws:sts::{ACCOUNT}:assumed-role/ci-push/gha-octo-org-octo-repo-4242-1"
     later = job.run('echo "$AWS_SECRET_ACCESS_KEY"')  # printed by a careless step: masked
     assert later.log[-1] == "***"
 

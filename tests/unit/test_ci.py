@@ -96,6 +96,14 @@ def test_jenkins_token_file(tmp_path):
     ("env", "expected"),
     [
         ({"GITHUB_RUN_ID": "42", "GITHUB_RUN_ATTEMPT": "2"}, "gha-42-2"),
+        (
+            {"GITHUB_REPOSITORY": "octo-org/app", "GITHUB_RUN_ID": "42", "GITHUB_RUN_ATTEMPT": "2"},
+            "gha-octo-org-app-42-2",
+        ),
+        (
+            {"GITHUB_REPOSITORY": "o" * 39 + "/" + "r" * 100, "GITHUB_RUN_ID": "9876543210", "GITHUB_RUN_ATTEMPT": "3"},
+            "gha-" + "o" * 16 + "-" + "r" * 30 + "-9876543210-3",
+        ),
         ({"CI_PIPELINE_ID": "7", "CI_JOB_ID": "9"}, "gitlab-7-9"),
         ({"JOB_NAME": "team/app build", "BUILD_NUMBER": "12"}, "jenkins-team-app-build-12"),
         ({}, None),
