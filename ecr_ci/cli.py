@@ -159,13 +159,8 @@ def _login(settings: Settings, env: Mapping[str, str]) -> int:
 
     source, session = _identity(settings, env)
     result = login(settings, env, source, session_name=session)
-    o = result.obtained
-    via = f"role {o.role_arn} (session {o.session_name})" if o.role_arn else "the AWS credential chain"
-    say(f"identity: {o.identity_source} → {via}")
-    for a in o.auths:
-        say(f"logged in to {a.host} (valid until {a.expires_at:%Y-%m-%d %H:%M:%S} UTC)")
-    for f in result.files:
-        say(f"wrote {len(f.hosts)} entr{'y' if len(f.hosts) == 1 else 'ies'} to {f.path}")
+    for line in result.describe():
+        say(line)
     for w in result.warnings:
         say(f"warning: {w}")
     if settings.json:

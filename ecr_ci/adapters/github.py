@@ -143,12 +143,8 @@ def _login(env: dict[str, str]) -> int:
             exported["HELM_REGISTRY_CONFIG"] = run_env["HELM_REGISTRY_CONFIG"] = str(work / "helm-registry.json")
     result = flow.write(obtained, settings, run_env)
     o = result.obtained
-    via = f"role {o.role_arn} (session {o.session_name})" if o.role_arn else "the AWS credential chain"
-    say(f"identity: {o.identity_source} → {via}")
-    for a in o.auths:
-        say(f"logged in to {a.host} (valid until {_iso(a.expires_at)})")
-    for f in result.files:
-        say(f"wrote {len(f.hosts)} entr{'y' if len(f.hosts) == 1 else 'ies'} to {f.path}")
+    for line in result.describe():
+        say(line)
     for w in result.warnings + ["mask-password: false is ignored with debug logging on"] * debug_unmasked:
         command("warning", w, title="ecr-ci")
     command("endgroup")

@@ -91,12 +91,8 @@ def login(env: Mapping[str, str]) -> list[str]:
     except BaseException:
         shutil.rmtree(job_dir, ignore_errors=True)  # a failure leaves nothing half-written
         raise
-    o = result.obtained
-    _say(f"assumed {o.role_arn} as session {o.session_name} with the job's ID token ({o.identity_source})")
-    for auth in o.auths:
-        _say(f"logged in to {auth.host} until {auth.expires_at:%Y-%m-%d %H:%M:%S} UTC")
-    for written in result.files:
-        _say(f"wrote {written.path}")
+    for line in result.describe():
+        _say(line)
     for warning in result.warnings:
         _say(f"warning: {warning}")
     return exports

@@ -103,13 +103,8 @@ def login(env: dict[str, str]) -> tuple[Path, list[str]]:
     except BaseException:
         shutil.rmtree(block, ignore_errors=True)
         raise
-    o = result.obtained
-    via = f"role {o.role_arn} (session {o.session_name})" if o.role_arn else "the agent's AWS credentials"
-    say(f"identity: {o.identity_source} → {via}")
-    for a in o.auths:
-        say(f"logged in to {a.host} (valid until {a.expires_at:%Y-%m-%d %H:%M:%S} UTC)")
-    for f in result.files:
-        say(f"wrote {len(f.hosts)} entr{'y' if len(f.hosts) == 1 else 'ies'} to {f.path}")
+    for line in result.describe(chain="the agent's AWS credentials"):
+        say(line)
     for w in result.warnings:
         say(f"warning: {w}")
     wanted = ["docker", *(k for k in ("podman", "helm") if k in settings.write)]

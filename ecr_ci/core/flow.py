@@ -66,6 +66,16 @@ class LoginResult:
     files: list[sinks.WriteResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
+    def describe(self, chain: str = "the AWS credential chain") -> list[str]:
+        """What was done, one line each, for a log (no warnings, never a secret). ``chain`` names the AWS credential
+        chain in the caller's words ("the agent's AWS credentials")."""
+        o = self.obtained
+        via = f"role {o.role_arn} (session {o.session_name})" if o.role_arn else chain
+        lines = [f"identity: {o.identity_source} → {via}"]
+        lines += [f"logged in to {a.host} (valid until {a.expires_at:%Y-%m-%d %H:%M:%S} UTC)" for a in o.auths]
+        lines += [f"wrote {len(f.hosts)} entr{'y' if len(f.hosts) == 1 else 'ies'} to {f.path}" for f in self.files]
+        return lines
+
     def report(self) -> dict[str, object]:
         """The ``--json`` report: what was done, never a secret."""
         o = self.obtained
