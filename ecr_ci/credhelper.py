@@ -126,7 +126,7 @@ def _registry(server_url: str, stderr: IO[str] | None = None) -> Any:
 
 def get(server_url: str, env: Mapping[str, str], *, now: float | None = None, stderr: IO[str] | None = None) -> str:
     """The ``get`` answer for ``server_url``: the protocol's JSON, or raise."""
-    url = server_url.strip()
+    url = server_url.strip(" \t\n\r\v\f")  # ASCII only: what else surrounds a host makes it no ECR host
     if not url:
         raise _Fail(MISSING_URL)
     stderr = stderr or sys.stderr
@@ -188,7 +188,7 @@ def store(payload: str) -> None:
 
 def erase(server_url: str, env: Mapping[str, str], stderr: IO[str] | None = None) -> None:
     """Forget the cached tokens serving the host, so the next ``get`` fetches a new one. Other hosts: nothing."""
-    url = server_url.strip()
+    url = server_url.strip(" \t\n\r\v\f")  # ASCII only: what else surrounds a host makes it no ECR host
     if not url:
         raise _Fail(MISSING_URL)
     registry = _registry(url, stderr)

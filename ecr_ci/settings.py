@@ -130,6 +130,11 @@ def label(name: str, surface: str = "cli") -> str:
     return str(spec.get("names", {}).get(surface) or env_twin(name))
 
 
+# Only ASCII whitespace is trimmed from a value: str.strip() would also drop a no-break space or an ideographic
+# space pasted into a value, and a value that is not what the user typed must be refused, not silently repaired.
+ASCII_SPACE = " \t\n\r\v\f"
+
+
 def _types(spec: Mapping[str, Any]) -> list[str]:
     t = spec["schema"].get("type", "string")
     return [t] if isinstance(t, str) else list(t)
@@ -144,11 +149,11 @@ def coerce(spec: Mapping[str, Any], raw: object, source: str) -> object:
     if not isinstance(raw, str):
         return raw
     types = _types(spec)
-    text = raw.strip()
+    text = raw.strip(ASCII_SPACE)
     if "null" in types and text == "":
         return None
     if "array" in types:
-        return [part.strip() for part in re.split(r"[,\n]", text) if part.strip()]
+        return [part.strip(ASCII_SPACE) for part in re.split(r"[,\n]", text) if part.strip(ASCII_SPACE)]
     if "boolean" in types:
         if text.lower() in ("true", "false"):
             return text.lower() == "true"
@@ -296,7 +301,7 @@ def resolve(
                 raw = ",".join(str(r) for r in raw)
         else:
             for var in [env_twin(name), *spec.get("fallback_env", [])]:
-                if env.get(var, "").strip():
+                if env.get(var, "").strip(ASCII_SPACE):
                     raw, source = env[var], var
                     break
         if source:

@@ -97,7 +97,9 @@ def _iso(t: datetime) -> str:
 
 def plan(settings: Settings) -> Plan:
     """Parse registries, cross-check partitions and the role ARN, pick STS's region and the audience."""
-    regs = registries.parse_all(settings.registries, settings.region)
+    regs = registries.parse_all(
+        settings.registries, settings.region, source=settings.where("registries"), region_where=settings.where("region")
+    )
     parts = {r.partition for r in regs}
     if len(parts) > 1:
         raise ConfigError(
@@ -332,7 +334,17 @@ def logout(settings: Settings, env: Mapping[str, str]) -> list[sinks.WriteResult
     from ecr_ci.clients import sinks
 
     hosts = (
-        [r.host for r in registries.parse_all(settings.registries, settings.region)] if settings.registries else None
+        [
+            r.host
+            for r in registries.parse_all(
+                settings.registries,
+                settings.region,
+                source=settings.where("registries"),
+                region_where=settings.where("region"),
+            )
+        ]
+        if settings.registries
+        else None
     )
     targets = [sinks.target(kind, env, settings.docker_config) for kind in settings.write if kind != "none"]
     for t in targets:  # one bad file stops the logout before any file is changed

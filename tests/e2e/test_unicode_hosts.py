@@ -145,7 +145,7 @@ def test_ascii_whitespace_case_scheme_and_port_are_accepted_and_written_bare(
 
 
 def _pseudo_regions() -> list[tuple[str, str]]:
-    from ecr_ci import registries  # noqa: PLC0415 - whichever layer it lives in, it re-exports the partitions
+    from ecr_ci.core import registries
 
     found = []
     for p in registries.partitions():
