@@ -37,6 +37,21 @@ NOT_FOUND = "credentials not found in native keychain"
 MISSING_URL = "no credentials server URL"
 MISSING_USERNAME = "no credentials username"
 USAGE = f"Usage: {NAME} <store|get|erase|list|version>"
+HELP = f"""{USAGE}
+
+The Docker credential-helper protocol, answered with Amazon ECR tokens from ecr-ci. Docker, podman, buildah and
+skopeo run it for each registry that "credHelpers" in the docker config maps to "ecr-ci" (set that up with
+`ecr-ci configure-helper --registry HOST`); people rarely run it by hand.
+
+  get      read a server URL on stdin; print {{"ServerURL", "Username", "Secret"}} for an ECR registry
+  list     print the registries a cached token serves (no network)
+  erase    read a server URL on stdin; drop the cached token for it
+  store    declined: tokens come from AWS, not from `docker login`
+  version  print the version
+
+Settings come from the ECR_CI_* variables of the client's environment (ECR_CI_ROLE_ARN, ECR_CI_OIDC, ...), else
+the AWS credential chain. Exit codes: 0 ok, 1 failure (the reason is on stdout, which docker shows, and stderr).
+"""
 
 
 class _Fail(Exception):
@@ -58,6 +73,10 @@ def main(
     argv = sys.argv[1:] if argv is None else list(argv)
     env = os.environ if env is None else env
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    if argv in (["--help"], ["-h"], ["help"]):
+        stdout.write(HELP)
+        stdout.flush()
+        return 0
     try:
         if len(argv) != 1:
             raise _Fail(USAGE)
