@@ -23,7 +23,7 @@ from tests.e2e.hostile import ACCOUNT, ROLE, assert_one_line, cli, github_env
 
 ASCII_SPACE = " \t\n\r\v\f"
 FUZZ = settings(
-    max_examples=int(os.environ.get("ECR_CI_TEST_FUZZ_EXAMPLES", "300")),
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "300")),
     deadline=None,  # never a timing threshold in a test
     database=None,  # no .hypothesis directory in the checkout
     derandomize=True,  # the same examples in every run: a failure reproduces
@@ -99,7 +99,7 @@ def test_fuzz_hosts_accepted_are_ascii_and_round_trip_refused_are_one_line(text,
         assert keys == [], f"refused {text!r} but wrote {keys}"
 
 
-@settings(parent=FUZZ, max_examples=int(os.environ.get("ECR_CI_TEST_FUZZ_LOGINS", "60")))
+@settings(parent=FUZZ, max_examples=int(os.environ.get("FUZZ_LOGINS", "60")))
 @given(text=hosts(max_mutations=1, seeds=tuple(s for s in SEEDS if "public" not in s)))  # moto has no ECR Public
 def test_fuzz_hosts_through_a_real_login(text, tmp_path, oidc_issuer, moto_server):
     docker = Path(tempfile.mkdtemp(dir=tmp_path))
@@ -162,7 +162,7 @@ def _registry_for(arn: str) -> str:
     return f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
 
 
-@settings(parent=FUZZ, max_examples=int(os.environ.get("ECR_CI_TEST_FUZZ_LOGINS", "60")))
+@settings(parent=FUZZ, max_examples=int(os.environ.get("FUZZ_LOGINS", "60")))
 @given(arn=role_arns())
 @example(arn=f"arn:aws:iam::{ACCOUNT}:role/\u212aelvin")
 @example(arn=f"arn:aws:iam::{ARABIC_INDIC_ACCOUNT}:role/x")

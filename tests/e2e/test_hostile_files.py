@@ -1,12 +1,13 @@
 """Special and pathological files where ecr-ci reads or writes credentials: one clear line, exit 2, nothing touched.
 
 Every file a command would read or replace (the docker config, ecr-ci's record of what it wrote beside it, the
-podman auth file, the lock file) is made, in turn, into each hostile thing: a FIFO (reading it blocks forever), a
-directory, a link to an endless device, a device node, a socket, a file past the size cap, JSON nested past any
-sane depth, JSON with the non-standard ``NaN``/``Infinity`` literals or a duplicated key, bytes that are not UTF-8.
-For every combination the command must exit 2 with exactly one line naming the path, ask nothing of the network,
-and leave every file under HOME byte-identical (no lock file, no temporary file, no cache). The cases that could
-hang or exhaust memory run as real processes under a hang guard; the others run in-process, faster.
+podman auth file, helm's registry config, the lock file) is made, in turn, into each hostile thing: a FIFO
+(reading it blocks forever), a directory, a link to an endless device, a device node, a socket, a file past the
+size cap, JSON nested past any sane depth, JSON with the non-standard ``NaN``/``Infinity`` literals or a duplicated
+key, bytes that are not UTF-8, truncated JSON, JSON of the wrong shape. For every combination the command must exit
+2 with exactly one line naming the path, ask nothing of the network (so every check happens before the first
+call), and leave every file under HOME byte-identical (no lock file, no temporary file, no cache). The cases that
+could hang or exhaust memory run as real processes under a hang guard; the others run in-process, faster.
 """
 
 from __future__ import annotations
@@ -83,6 +84,14 @@ def _not_utf8(p: Path) -> None:
     p.write_bytes(b'{"auths": {}, "x": "\xff\xfe"}')
 
 
+def _truncated(p: Path) -> None:
+    p.write_text('{"auths": {"ghcr.io": {"auth": "Z2g6eA=="}')
+
+
+def _wrong_shape(p: Path) -> None:
+    p.write_text('[{"auths": {}}]')
+
+
 # kind -> (maker, run as a real process?)
 KINDS: dict[str, tuple[Callable[[Path], None], bool]] = {
     "fifo": (_fifo, True),
@@ -99,6 +108,8 @@ KINDS: dict[str, tuple[Callable[[Path], None], bool]] = {
     "-Infinity": (_literal("-Infinity"), False),
     "duplicate-key": (_duplicate_key, False),
     "not-utf8": (_not_utf8, False),
+    "truncated": (_truncated, False),
+    "wrong-shape": (_wrong_shape, False),
 }
 # The lock file is never read: only what is not a plain file matters there.
 LOCK_KINDS = ["fifo", "directory", "endless-device", "device-node", "socket"]
@@ -111,16 +122,20 @@ def _places(home: Path) -> dict[str, Path]:
         "state-record": docker / ".config.json.ecr-ci",
         "lock-file": docker / "config.json.lock",
         "podman-auth": home / "podman" / "auth.json",
+        "helm-config": home / "helm" / "registry.json",
     }
 
 
 # command -> (argv, places it must refuse)
 COMMANDS: dict[str, tuple[list[str], list[str]]] = {
     "login": (
-        ["login", "--registry", HOST, "--role-arn", ROLE, "--write", "docker,podman"],
-        ["docker-config", "state-record", "lock-file", "podman-auth"],
+        ["login", "--registry", HOST, "--role-arn", ROLE, "--write", "docker,podman,helm"],
+        ["docker-config", "state-record", "lock-file", "podman-auth", "helm-config"],
     ),
-    "logout": (["logout", "--write", "docker,podman"], ["docker-config", "state-record", "lock-file", "podman-auth"]),
+    "logout": (
+        ["logout", "--write", "docker,podman,helm"],
+        ["docker-config", "state-record", "lock-file", "podman-auth", "helm-config"],
+    ),
     "configure-helper": (["configure-helper", "--registry", HOST], ["docker-config", "lock-file"]),
 }
 
@@ -139,9 +154,11 @@ def test_hostile_file_is_one_line_exit_2_and_nothing_touched(
     home = clean_env
     places = _places(home)
     places["podman-auth"].parent.mkdir(exist_ok=True)
+    places["helm-config"].parent.mkdir(exist_ok=True)
     # Every other file the command touches is a valid one, with content that must survive byte for byte.
     places["docker-config"].write_text(json.dumps({"auths": {"ghcr.io": {"auth": "Z2g6eA=="}}, "psFormat": "t"}))
     places["podman-auth"].write_text(json.dumps({"auths": {"quay.io": {"auth": "cTp4"}}}))
+    places["helm-config"].write_text(json.dumps({"auths": {"registry.example": {"auth": "aDp4"}}}))
     target = places[place]
     if target.exists():
         target.unlink()
@@ -149,7 +166,10 @@ def test_hostile_file_is_one_line_exit_2_and_nothing_touched(
     if kind == "device-node" and os.geteuid() != 0:
         pytest.skip("making a device node needs root")
     maker(target)
-    env = github_env(oidc_issuer, {"REGISTRY_AUTH_FILE": str(places["podman-auth"])})
+    env = github_env(
+        oidc_issuer,
+        {"REGISTRY_AUTH_FILE": str(places["podman-auth"]), "HELM_REGISTRY_CONFIG": str(places["helm-config"])},
+    )
     before = snapshot(home)
     moto_server.reset()
 
