@@ -82,14 +82,14 @@ def main(
             raise _Fail(USAGE)
         action = argv[0]
         if action == "get":
-            answer: str | None = get(stdin.read(), env, now=now, stderr=stderr)
+            answer: str | None = get(_read(stdin), env, now=now, stderr=stderr)
         elif action == "list":
             answer = json.dumps(list_(env, now=now), separators=(",", ":"))
         elif action == "store":
-            store(stdin.read())
+            store(_read(stdin))
             answer = None
         elif action == "erase":
-            erase(stdin.read(), env, stderr)
+            erase(_read(stdin), env, stderr)
             answer = None
         elif action == "version":
             from ecr_ci import __version__
@@ -116,6 +116,17 @@ def main(
         stdout.write(answer + "\n")
         stdout.flush()
     return 0
+
+
+INPUT_LIMIT = 1 << 16  # a server URL or a credentials object; docker sends well under a kilobyte
+
+
+def _read(stdin: IO[str]) -> str:
+    """The protocol's input, never more than :data:`INPUT_LIMIT` characters: an endless stdin is refused, not read."""
+    text = stdin.read(INPUT_LIMIT + 1)
+    if len(text) > INPUT_LIMIT:
+        raise _Fail(f"{NAME}: the input is larger than {INPUT_LIMIT} characters (expected a server URL or JSON)")
+    return text
 
 
 def _fail(answer: str, explanation: str, stdout: IO[str], stderr: IO[str]) -> int:

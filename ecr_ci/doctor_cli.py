@@ -104,7 +104,9 @@ def trust_policy_command(args: argparse.Namespace) -> int:
 def read_policy(path: str) -> tuple[dict[str, Any], str, list[str]]:
     """``(policy, where it came from, warnings)`` from a file or ``-`` (stdin); :class:`ConfigError` if unusable."""
     if path == "-":
-        text, label = sys.stdin.read(), "the trust policy from stdin"
+        text, label = sys.stdin.read((1 << 20) + 1), "the trust policy from stdin"
+        if len(text) > 1 << 20:
+            raise ConfigError("--trust-policy: - (stdin) is larger than 1 MiB, more than any trust policy needs")
     else:
         from ecr_ci import _files
 

@@ -255,3 +255,27 @@ def test_hostile_trust_policy_file_is_one_line_exit_2(kind, clean_env, moto_serv
     KINDS[kind][0](path)
     outcome = cli("doctor", "--trust-policy", str(path), env=dict(os.environ), process=True, hang=30)
     assert_one_line(outcome, 2, str(path))
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["-m", "ecr_ci.credhelper", "get"], 1),
+        (["-m", "ecr_ci.credhelper", "erase"], 1),
+        (["-m", "ecr_ci.credhelper", "store"], 1),
+        (["-m", "ecr_ci", "doctor", "--trust-policy", "-"], 2),
+    ],
+    ids=["credhelper-get", "credhelper-erase", "credhelper-store", "doctor-trust-policy-stdin"],
+)
+def test_an_endless_stdin_is_refused_not_read(args, code, clean_env):
+    """What docker pipes to the helper, or a policy piped to doctor, is capped: /dev/zero on stdin is one line."""
+    import subprocess
+    import sys
+
+    with open("/dev/zero", "rb") as endless:
+        done = subprocess.run(
+            [sys.executable, *args], stdin=endless, capture_output=True, text=True, timeout=60, env=dict(os.environ)
+        )
+    assert done.returncode == code, done.stderr[-500:]
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and "larger than" in lines[0] and "Traceback" not in done.stderr, done.stderr[-500:]
