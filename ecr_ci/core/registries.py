@@ -70,14 +70,23 @@ def partition_of(region: str) -> dict[str, Any] | None:
     return None
 
 
-# What a region name is: botocore's partition data also lists pseudo-regions (aws-global, aws-cn-global, …) that
-# name an endpoint variant, not a place with registries.
-_REGION_SHAPE = re.compile(r"[a-z]{2,4}(-[a-z]+)+-[0-9]+", re.ASCII)
+def _region_shaped(region: str) -> bool:
+    """``[a-z]{2,4}(-[a-z]+)+-[0-9]+`` in ASCII, without a regex (this runs on a credential-helper cache hit).
+    botocore's partition data also lists pseudo-regions (aws-global, aws-cn-global, …) that name an endpoint
+    variant, not a place with registries: they have no number at the end."""
+    parts = region.split("-")
+    return (
+        region.isascii()
+        and len(parts) >= 3
+        and 2 <= len(parts[0]) <= 4
+        and all(p.isalpha() and p.islower() for p in parts[:-1])
+        and parts[-1].isdigit()
+    )
 
 
 def check_region(region: str, where: str) -> dict[str, Any]:
     """Return the partition of ``region`` or raise a ConfigError naming ``where`` the region came from."""
-    if not _REGION_SHAPE.fullmatch(region):
+    if not _region_shaped(region):
         what = "a pseudo-region of botocore's endpoint data, not" if region.endswith("-global") else "not"
         raise ConfigError(
             f"{where}: {ascii(region)} is {what} an AWS region (expected a region such as us-east-1, "
