@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.testbed import hosts  # noqa: E402
+from tests.testbed.ecr_expiry import EcrExpiryProxy  # noqa: E402
 from tests.testbed.moto import MotoServer, moto_ecr_password  # noqa: E402
 from tests.testbed.oidc import OidcIssuer, decode  # noqa: E402
 from tests.testbed.registry import Registry, make_oci_layout  # noqa: E402
@@ -39,7 +40,12 @@ def main() -> int:
             step(f"{binary} is missing: run `make demo` (it installs it) or apt-get install {binary}")
             return 1
     use_hosts = hosts.available()
-    with tempfile.TemporaryDirectory() as tmp, MotoServer(process=True) as moto, OidcIssuer() as issuer:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        MotoServer(process=True) as moto,
+        EcrExpiryProxy(moto.url) as ecr,  # moto's tokens expired in 2015; real ECR's last 12 hours
+        OidcIssuer() as issuer,
+    ):
         registry = Registry(
             {"AWS": moto_ecr_password(ACCOUNT)}, tls=use_hosts, hostnames=[HOST], port=443 if use_hosts else None
         )
@@ -53,6 +59,7 @@ def main() -> int:
                 "HOME": tmp,
                 "DOCKER_CONFIG": f"{tmp}/docker",
                 "AWS_ENDPOINT_URL": moto.url,
+                "AWS_ENDPOINT_URL_ECR": ecr.url,
                 "AWS_EC2_METADATA_DISABLED": "true",
                 "GITHUB_ACTIONS": "true",
                 "GITHUB_RUN_ID": "1001",
@@ -61,7 +68,8 @@ def main() -> int:
                 "ACTIONS_ID_TOKEN_REQUEST_TOKEN": issuer.request_token,
             }
             step(
-                f"stand-ins up: moto (STS, ECR) at {moto.url}, OIDC issuer at {issuer.url}, "
+                f"stand-ins up: moto (STS, ECR) at {moto.url} (ECR through {ecr.url}, which gives tokens ECR's "
+                f"12-hour life), OIDC issuer at {issuer.url}, "
                 f"registry {'as ' + HOST if use_hosts else 'at ' + registry.host}"
             )
             step(f"$ ecr-ci login --registry {HOST} --role-arn {ROLE} --json")

@@ -15,7 +15,7 @@ from typing import Any
 
 from ecr_ci import __version__
 from ecr_ci.errors import ConfigError, EcrCiError
-from ecr_ci.settings import Settings, env_twin, resolve, specs
+from ecr_ci.settings import Settings, env_twin, resolve, specs, unknown_variables
 
 COMMANDS = {
     "login": "get registry tokens and write them where clients look (docker config by default)",
@@ -39,13 +39,92 @@ EXTRA = {
 }
 
 
+class UsageError(Exception):
+    """A command line argparse cannot make sense of, said in one line (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line naming the flag (with "did you mean" for a near miss), not a usage dump.
+
+    ``--help`` still prints the whole usage: that was asked for."""
+
+    def error(self, message: str) -> Any:  # argparse calls this for every mistake, then would exit
+        raise UsageError(_one_line(self, message))
+
+
+def _one_line(parser: argparse.ArgumentParser, message: str) -> str:
+    import re
+
+    command = parser.prog.removeprefix("ecr-ci").strip()
+    where = f"ecr-ci {command}" if command else "ecr-ci"
+    m = re.fullmatch(r"argument (\S+?)(?:/\S+)?: expected one argument", message)
+    if m:
+        flag = m[1]
+        return f"{flag} needs a value ({_value_hint(parser, flag)}; a value that starts with - is written {flag}=VALUE)"
+    m = re.fullmatch(r"argument (COMMAND|command): invalid choice: '(.*)' \(choose from .*\)", message, re.S)
+    if m:
+        close = _closest(m[2], _commands())
+        meant = f"did you mean {close}? " if close else ""
+        return f"{ascii(m[2])} is not a command ({meant}commands: {', '.join(_commands())})"
+    if message.startswith("the following arguments are required: COMMAND"):
+        return f"no command given (commands: {', '.join(_commands())}; ecr-ci --help explains them)"
+    m = re.fullmatch(r"ambiguous option: (\S+?)(?:=.*)? could match (.*)", message, re.S)
+    if m:
+        return f"{m[1]} is ambiguous for {where}: it could be {m[2]} (write the flag in full)"
+    return f"{where}: {' '.join(message.split())}"
+
+
+def _value_hint(parser: argparse.ArgumentParser, flag: str) -> str:
+    for spec in specs().values():
+        if spec.get("cli") == flag:
+            example = spec.get("example") or (spec["schema"].get("enum") or [None])[0]
+            if example:
+                return f"e.g. {flag} {str(example).split(',')[0]}"
+    return f"see ecr-ci {parser.prog.removeprefix('ecr-ci').strip()} --help".replace("  ", " ")
+
+
+def _commands() -> list[str]:
+    return [*COMMANDS, *EXTRA, "adapter"]
+
+
+def _closest(word: str, choices: Sequence[str]) -> str | None:
+    """The near miss ``word`` most likely meant (a typo, a missing or doubled letter), if any."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def _unknown(extras: Sequence[str], command: str, parser: argparse.ArgumentParser) -> str:
+    """One line for arguments the command does not take: the first unknown flag, with the closest real one, or
+    the commands it belongs to."""
+    flags = [a for a in extras if a.startswith("-")]
+    if not flags:
+        return f"ecr-ci {command} takes flags only, not {ascii(extras[0])} (see ecr-ci {command} --help)"
+    flag = flags[0].split("=", 1)[0]
+    known = [o for action in parser._actions for o in action.option_strings if o.startswith("--")]
+    close = _closest(flag, known)
+    owners = [
+        c for c in [*COMMANDS, *EXTRA] if c != command and any(
+            spec.get("cli") == flag and c in spec.get("commands", []) for spec in specs().values()
+        )
+    ]  # fmt: skip
+    if close:
+        why = f"did you mean {close}?"
+    elif owners:
+        why = f"it is a flag of {', '.join(owners)}"
+    else:
+        why = f"see ecr-ci {command} --help"
+    return f"{ascii(flag)[1:-1]} is not a flag of ecr-ci {command} ({why})"
+
+
 def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     """The parser, with each subcommand's flags generated from the settings schema.
 
     With ``selected``, only that subcommand gets its flags (and only its module is imported): `ecr-ci login` runs
     once per CI job and should not pay for the doctor's policy evaluator.
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ecr-ci",
         description="Log in to Amazon ECR from CI with the job's OIDC identity: no long-lived AWS keys.",
         epilog="Every flag also has an env twin ECR_CI_<NAME>. Exit codes: 0 ok, 1 auth/AWS failure, 2 bad input.",
@@ -70,7 +149,8 @@ def add_setting_flags(p: argparse.ArgumentParser, command: str) -> None:
         if command not in spec.get("commands", []) or "cli" not in spec:
             continue
         kind = spec["schema"].get("type")
-        help_text = f"{spec['description'].strip()} [env {env_twin(name)}]"
+        # A flag that turns a default-on setting off says what it does, not what the setting does.
+        help_text = f"{str(spec.get('cli_help') or spec['description']).strip()} [env {env_twin(name)}]"
         if kind == "boolean":
             # A flag turns a boolean away from its default: --json sets true, --no-cache sets false.
             const = "false" if spec["schema"].get("default") is True else "true"
@@ -95,7 +175,16 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return _adapter(argv[1:], env)
     selected = next((a for a in argv if not a.startswith("-")), None)
     known = selected in COMMANDS or selected in EXTRA
-    args = build_parser(selected if known else None).parse_args(argv)
+    parser = build_parser(selected if known else None)
+    try:
+        args, extras = parser.parse_known_args(argv)
+        if extras:
+            raise UsageError(_unknown(extras, args.command, _subparser(parser, args.command)))
+    except UsageError as e:
+        say(f"error: {e}")
+        return 2
+    for warning in unknown_variables(env):
+        say(f"warning: {warning}")
     debug = getattr(args, "debug", None) == "true" or env.get("ECR_CI_DEBUG", "").strip().lower() == "true"
     try:
         if debug:
@@ -138,6 +227,14 @@ def _adapter(argv: Sequence[str], env: Mapping[str, str]) -> int:
     module = importlib.import_module(f"ecr_ci.adapters.{argv[0]}")
     code: int = module.main(env)
     return code
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found: argparse.ArgumentParser = action.choices[command]
+            return found
+    return parser
 
 
 def _command_module(command: str) -> Any:
@@ -215,7 +312,15 @@ def _configure_helper(settings: Settings, env: Mapping[str, str]) -> int:
     from ecr_ci.clients.helper import EXECUTABLE, HELPER, configure
     from ecr_ci.core import registries
 
-    hosts = [r.host for r in registries.parse_all(settings.registries, settings.region)]
+    hosts = [
+        r.host
+        for r in registries.parse_all(
+            settings.registries,
+            settings.region,
+            source=settings.where("registries"),
+            region_where=settings.where("region"),
+        )
+    ]
     result, notes = configure(hosts, env, settings.docker_config)
     for host in result.hosts:
         say(f"credHelpers[{host}] = {HELPER!r} in {result.path}: docker calls {EXECUTABLE} for it")

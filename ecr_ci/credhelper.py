@@ -37,6 +37,21 @@ NOT_FOUND = "credentials not found in native keychain"
 MISSING_URL = "no credentials server URL"
 MISSING_USERNAME = "no credentials username"
 USAGE = f"Usage: {NAME} <store|get|erase|list|version>"
+HELP = f"""{USAGE}
+
+The Docker credential-helper protocol, answered with Amazon ECR tokens from ecr-ci. Docker, podman, buildah and
+skopeo run it for each registry that "credHelpers" in the docker config maps to "ecr-ci" (set that up with
+`ecr-ci configure-helper --registry HOST`); people rarely run it by hand.
+
+  get      read a server URL on stdin; print {{"ServerURL", "Username", "Secret"}} for an ECR registry
+  list     print the registries a cached token serves (no network)
+  erase    read a server URL on stdin; drop the cached token for it
+  store    declined: tokens come from AWS, not from `docker login`
+  version  print the version
+
+Settings come from the ECR_CI_* variables of the client's environment (ECR_CI_ROLE_ARN, ECR_CI_OIDC, ...), else
+the AWS credential chain. Exit codes: 0 ok, 1 failure (the reason is on stdout, which docker shows, and stderr).
+"""
 
 
 class _Fail(Exception):
@@ -58,19 +73,23 @@ def main(
     argv = sys.argv[1:] if argv is None else list(argv)
     env = os.environ if env is None else env
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    if argv in (["--help"], ["-h"], ["help"]):
+        stdout.write(HELP)
+        stdout.flush()
+        return 0
     try:
         if len(argv) != 1:
             raise _Fail(USAGE)
         action = argv[0]
         if action == "get":
-            answer: str | None = get(stdin.read(), env, now=now, stderr=stderr)
+            answer: str | None = get(_read(stdin), env, now=now, stderr=stderr)
         elif action == "list":
             answer = json.dumps(list_(env, now=now), separators=(",", ":"))
         elif action == "store":
-            store(stdin.read())
+            store(_read(stdin))
             answer = None
         elif action == "erase":
-            erase(stdin.read(), env, stderr)
+            erase(_read(stdin), env, stderr)
             answer = None
         elif action == "version":
             from ecr_ci import __version__
@@ -97,6 +116,17 @@ def main(
         stdout.write(answer + "\n")
         stdout.flush()
     return 0
+
+
+INPUT_LIMIT = 1 << 16  # a server URL or a credentials object; docker sends well under a kilobyte
+
+
+def _read(stdin: IO[str]) -> str:
+    """The protocol's input, never more than :data:`INPUT_LIMIT` characters: an endless stdin is refused, not read."""
+    text = stdin.read(INPUT_LIMIT + 1)
+    if len(text) > INPUT_LIMIT:
+        raise _Fail(f"{NAME}: the input is larger than {INPUT_LIMIT} characters (expected a server URL or JSON)")
+    return text
 
 
 def _fail(answer: str, explanation: str, stdout: IO[str], stderr: IO[str]) -> int:
@@ -126,7 +156,7 @@ def _registry(server_url: str, stderr: IO[str] | None = None) -> Any:
 
 def get(server_url: str, env: Mapping[str, str], *, now: float | None = None, stderr: IO[str] | None = None) -> str:
     """The ``get`` answer for ``server_url``: the protocol's JSON, or raise."""
-    url = server_url.strip()
+    url = server_url.strip(" \t\n\r\v\f")  # ASCII only: what else surrounds a host makes it no ECR host
     if not url:
         raise _Fail(MISSING_URL)
     stderr = stderr or sys.stderr
@@ -188,7 +218,7 @@ def store(payload: str) -> None:
 
 def erase(server_url: str, env: Mapping[str, str], stderr: IO[str] | None = None) -> None:
     """Forget the cached tokens serving the host, so the next ``get`` fetches a new one. Other hosts: nothing."""
-    url = server_url.strip()
+    url = server_url.strip(" \t\n\r\v\f")  # ASCII only: what else surrounds a host makes it no ECR host
     if not url:
         raise _Fail(MISSING_URL)
     registry = _registry(url, stderr)

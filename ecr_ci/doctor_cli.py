@@ -104,13 +104,19 @@ def trust_policy_command(args: argparse.Namespace) -> int:
 def read_policy(path: str) -> tuple[dict[str, Any], str, list[str]]:
     """``(policy, where it came from, warnings)`` from a file or ``-`` (stdin); :class:`ConfigError` if unusable."""
     if path == "-":
-        text, label = sys.stdin.read(), "the trust policy from stdin"
+        text, label = sys.stdin.read((1 << 20) + 1), "the trust policy from stdin"
+        if len(text) > 1 << 20:
+            raise ConfigError("--trust-policy: - (stdin) is larger than 1 MiB, more than any trust policy needs")
     else:
+        from ecr_ci import _files
+
         try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        except (OSError, UnicodeDecodeError) as e:
-            raise ConfigError(f"--trust-policy: {path} cannot be read ({e.__class__.__name__})") from e
+            data = _files.read_regular(path, limit=_files.MiB)
+            if data is None:
+                raise ConfigError(f"--trust-policy: {path} cannot be read (it does not exist)")
+            text = _files.decode_utf8(data)
+        except _files.BadFile as e:
+            raise ConfigError(f"--trust-policy: {path} {e}") from None
         label = f"the trust policy in {path}"
     warnings: list[str] = []
     try:

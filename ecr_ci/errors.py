@@ -122,3 +122,12 @@ class SinkError(EcrCiError):
     """A credential file could not be read, merged or written; the existing file is left untouched (exit 1)."""
 
     code = "sink.failed"
+
+
+class SinkUnreadable(SinkError):
+    """A credential file (or ecr-ci's record or lock beside it) that a command would read or replace is not a
+    regular file, is too large, or is not strict JSON of the expected shape: bad input, found before any network
+    call, and left untouched (exit 2)."""
+
+    exit_code = 2
+    code = "sink.unreadable"

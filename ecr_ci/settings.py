@@ -130,6 +130,11 @@ def label(name: str, surface: str = "cli") -> str:
     return str(spec.get("names", {}).get(surface) or env_twin(name))
 
 
+# Only ASCII whitespace is trimmed from a value: str.strip() would also drop a no-break space or an ideographic
+# space pasted into a value, and a value that is not what the user typed must be refused, not silently repaired.
+ASCII_SPACE = " \t\n\r\v\f"
+
+
 def _types(spec: Mapping[str, Any]) -> list[str]:
     t = spec["schema"].get("type", "string")
     return [t] if isinstance(t, str) else list(t)
@@ -144,11 +149,11 @@ def coerce(spec: Mapping[str, Any], raw: object, source: str) -> object:
     if not isinstance(raw, str):
         return raw
     types = _types(spec)
-    text = raw.strip()
+    text = raw.strip(ASCII_SPACE)
     if "null" in types and text == "":
         return None
     if "array" in types:
-        return [part.strip() for part in re.split(r"[,\n]", text) if part.strip()]
+        return [part.strip(ASCII_SPACE) for part in re.split(r"[,\n]", text) if part.strip(ASCII_SPACE)]
     if "boolean" in types:
         if text.lower() in ("true", "false"):
             return text.lower() == "true"
@@ -241,7 +246,10 @@ def check(spec: Mapping[str, Any], value: object, source: str, fix: str, name: s
     if error is not None:
         rule = error.message
         if error.validator == "pattern":
-            rule = f"must match {error.validator_value}"
+            # A regex helps nobody at 3 a.m.: show what a right value looks like (a test holds every pattern
+            # setting to having an example).
+            example = spec.get("example")
+            rule = f"expected something like {example}" if example else f"must match {error.validator_value}"
         elif error.validator == "enum":
             rule = "must be one of " + ", ".join(map(str, error.validator_value))
         elif error.validator in ("minimum", "maximum"):
@@ -296,7 +304,7 @@ def resolve(
                 raw = ",".join(str(r) for r in raw)
         else:
             for var in [env_twin(name), *spec.get("fallback_env", [])]:
-                if env.get(var, "").strip():
+                if env.get(var, "").strip(ASCII_SPACE):
                     raw, source = env[var], var
                     break
         if source:
@@ -307,3 +315,44 @@ def resolve(
             values[name] = value
             origin[name] = source
     return Settings(**values, origin=origin, surface=surface)  # type: ignore[arg-type]
+
+
+# Variables with the ECR_CI_ prefix that are not settings' env twins but belong to ecr-ci all the same: the
+# adapters hand their inputs over as ECR_CI_INPUT_*, the bootstrap scripts use ECR_CI_BOOTSTRAP_*.
+FOREIGN_PREFIXES = ("ECR_CI_INPUT_", "ECR_CI_BOOTSTRAP_")
+KNOWN_VARIABLES = frozenset({"ECR_CI_DEBUG"})
+
+
+def unknown_variables(env: Mapping[str, str]) -> list[str]:
+    """One warning for each ``ECR_CI_*`` variable in ``env`` that no setting reads (a typo, or a setting that was
+    renamed), naming the closest setting's variable: a misspelt twin is otherwise silently ignored."""
+    twins = {env_twin(name): name for name in specs()}
+    unknown = sorted(
+        v
+        for v in env
+        if v.startswith("ECR_CI_")
+        and v not in twins
+        and v not in KNOWN_VARIABLES
+        and not v.startswith(FOREIGN_PREFIXES)
+    )
+    if not unknown:
+        return []
+    import difflib
+
+    warnings = []
+    for variable in unknown:
+        # Compare the part after the prefix, with and without underscores: REGISTRY → REGISTRIES, ROLEARN → ROLE_ARN.
+        wanted = variable.removeprefix("ECR_CI_")
+        names = {twin.removeprefix("ECR_CI_"): twin for twin in twins}
+        close = difflib.get_close_matches(wanted, list(names), n=1, cutoff=0.75)
+        if not close:
+            bare = {n.replace("_", ""): n for n in names}
+            found = difflib.get_close_matches(wanted.replace("_", ""), list(bare), n=1, cutoff=0.75)
+            close = [bare[found[0]]] if found else []
+        hint = (
+            f"did you mean {names[close[0]]}?"
+            if close
+            else "each setting's variable is ECR_CI_<SETTING>, e.g. ECR_CI_ROLE_ARN"
+        )
+        warnings.append(f"{variable} is not an ecr-ci setting and is ignored ({hint})")
+    return warnings

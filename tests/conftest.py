@@ -45,11 +45,17 @@ CI_NAMES = {"CI", "REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME"}
 _started: dict[str, object] = {}
 
 
+# The Debian package that provides each binary, where the names differ (Debian's `docker` is a transitional package
+# for wmdocker, a system tray; the docker CLI is in docker.io).
+DEBIAN_PACKAGE = {"docker": "docker.io", "htpasswd": "apache2-utils"}
+
+
 def _missing(requirement: str) -> str | None:
     if requirement == "hosts":
         return hosts_why_unavailable()
     if shutil.which(requirement) is None:
-        return f"{requirement} is not installed (CI installs it; apt-get install {requirement})"
+        package = DEBIAN_PACKAGE.get(requirement, requirement)
+        return f"{requirement} is not installed (CI installs it; apt-get install {package})"
     return None
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from ecr_ci._record import replace
 from ecr_ci.clients import sinks
 from ecr_ci.errors import ConfigError, Diagnostics
-from ecr_ci.settings import SURFACES, Settings, check, coerce, resolve, schema, specs
+from ecr_ci.settings import ASCII_SPACE, SURFACES, Settings, check, coerce, resolve, schema, specs
 
 INPUT_PREFIX = "ECR_CI_INPUT_"
 
@@ -52,7 +52,7 @@ def adapter_inputs(surface: str, env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, spec in own_inputs(surface).items():
         raw = env.get(input_variable(name), "")
-        if raw.strip() == "":
+        if raw.strip(ASCII_SPACE) == "":
             out[name] = spec["schema"].get("default")
             continue
         source = f"{SURFACES[surface]} {name}"

@@ -95,12 +95,13 @@ def is_fork_pr(env: Mapping[str, str]) -> bool:
     path = env.get("GITHUB_EVENT_PATH")
     if not path:
         return False
-    try:
-        with open(path, encoding="utf-8") as f:
-            event = json.load(f)
+    from ecr_ci import _files
+
+    try:  # only a hint: a FIFO, a device or a file that is not plain JSON just gives no hint (and never hangs)
+        event = _files.load_strict(path, limit=4 * _files.MAX_BYTES)
         pr = event["pull_request"]
         return bool(pr["head"]["repo"]["full_name"] != pr["base"]["repo"]["full_name"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):  # BadFile is a ValueError
         return False
 
 

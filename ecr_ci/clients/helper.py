@@ -28,6 +28,7 @@ def configure(
     t = sinks.target("docker", env, docker_config)
     result = sinks.WriteResult(t.path)
     notes: list[str] = []
+    sinks.read_json(t.path, "docker config")  # a bad file stops here, before a lock file is made
     with sinks.locked(t.path):
         data = sinks.read_json(t.path, "docker config")
         helpers = data.setdefault("credHelpers", {})

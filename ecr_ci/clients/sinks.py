@@ -13,13 +13,15 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecr_ci.errors import SinkError
+from ecr_ci import _files
+from ecr_ci.errors import SinkError, SinkUnreadable
 from ecr_ci.models import RegistryAuth
 
 HELPER_NAME = "ecr-ci"  # docker-credential-ecr-ci
@@ -71,19 +73,52 @@ def _fingerprint(auth: str) -> str:
     return hashlib.sha256(auth.encode()).hexdigest()[:32]
 
 
-def _state_path(path: Path) -> Path:
+def state_path(path: Path) -> Path:
+    """Where ecr-ci keeps its record of what it wrote to ``path``."""
     return path.with_name(f".{path.name}.ecr-ci")
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def _unusable(path: Path, reason: str, what: str = "") -> SinkUnreadable:
+    where = f"{what}: " if what else ""
+    return SinkUnreadable(f"{where}{path} {reason}; fix or remove it (it was left untouched)")
+
+
+def _check_lock(path: Path) -> None:
+    """The lock file, if there is one, must be a plain file: opening a FIFO or a device to lock it is no lock."""
+    lock = _lock_path(path)
+    try:
+        st = os.stat(lock)
+    except OSError:
+        return  # missing (it will be made) or dangling: open() reports it
+    if not stat.S_ISREG(st.st_mode):
+        raise _unusable(lock, str(_files._not_regular(str(lock), st.st_mode)), "lock file")
+
+
+def check(t: Target) -> None:
+    """Everything a write to ``t`` will read, checked without touching anything (no lock file is made): the file,
+    ecr-ci's record beside it and the lock file. Raises :class:`SinkUnreadable` as the write itself would."""
+    _check_lock(t.path)
+    read_json(t.path, f"{t.kind} config")
+    _read_state(t.path)
 
 
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``<file>.lock`` (kept on disk: removing lock files reopens the race)."""
+    _check_lock(path)
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(_lock_path(path), flags, 0o600)
     except OSError as e:
         raise SinkError(f"{path}: cannot create or lock the credential file ({e.strerror})") from e
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped since the check
+            raise _unusable(_lock_path(path), "is not a regular file", "lock file")
         if os.name == "nt":  # pragma: no cover - Windows agents
             import msvcrt
 
@@ -98,44 +133,35 @@ def locked(path: Path) -> Iterator[None]:
 
 
 def read_json(path: Path, what: str) -> dict[str, Any]:
-    """Existing file as a dict; missing or empty = ``{}``; anything else unreadable is a SinkError."""
+    """Existing file as a dict; missing or empty = ``{}``; anything else unusable is a :class:`SinkUnreadable`:
+    not a regular file, past the size cap, not UTF-8, not strict JSON, not a credential file's shape."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+        data = _files.load_strict(path)
+    except _files.BadFile as e:
+        raise _unusable(path, str(e), what) from None
+    if data is None:
         return {}
-    except (OSError, UnicodeDecodeError) as e:
-        raise SinkError(
-            f"{what}: cannot read {path} ({getattr(e, 'strerror', None) or e.__class__.__name__}; left untouched)"
-        ) from e
-    if not text.strip():
-        return {}
-    try:
-        data = json.loads(text)
-    except ValueError as e:
-        raise SinkError(
-            f"{what}: {path} is not valid JSON (line {getattr(e, 'lineno', '?')}, column {getattr(e, 'colno', '?')}; "
-            "fix or remove it: it was left untouched)"
-        ) from None
     if (
         not isinstance(data, dict)
         or not isinstance(data.get("auths", {}), dict)
         or not isinstance(data.get("credHelpers", {}), dict)
     ):
-        raise SinkError(
-            f'{what}: {path} is not a credential file (expected a JSON object with an "auths" object; left untouched)'
-        )
+        raise _unusable(path, 'is not a credential file (expected a JSON object with an "auths" object)', what)
     return data
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     """Replace ``path`` atomically with a 0600 file holding ``data``."""
     real = path.resolve() if path.is_symlink() else path
+    try:
+        text = _files.dumps_strict(data)
+    except _files.BadFile as e:
+        raise SinkError(f"{path}: {e} (the old one is unchanged)") from None
     tmp = ""
     try:
         fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent="\t")
-            f.write("\n")
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o600)
@@ -161,6 +187,7 @@ def store(t: Target, auths: Iterable[RegistryAuth], shadowing: str = "override")
     auths = list(auths)
     what = f"{t.kind} config"
     result = WriteResult(t.path)
+    check(t)  # a bad file stops here, before a lock file is made
     with locked(t.path):
         data = read_json(t.path, what)
         state = _read_state(t.path)
@@ -174,7 +201,7 @@ def store(t: Target, auths: Iterable[RegistryAuth], shadowing: str = "override")
             result.hosts.append(a.host)
         result.warnings += _shadowing(t, data, state, auths, shadowing)
         write_json(t.path, data)
-        write_json(_state_path(t.path), state)
+        write_json(state_path(t.path), state)
     return result
 
 
@@ -258,27 +285,26 @@ def _store_in_helper(name: str, auths: list[RegistryAuth]) -> str | None:
 def _read_state(path: Path) -> dict[str, Any]:
     """What ecr-ci wrote to ``path`` before. A missing record is empty; a damaged one is an error and is left
     alone (it may be the only note of a credsStore that logout must put back)."""
-    state_path = _state_path(path)
+    record = state_path(path)
+    what = f"ecr-ci's record of what it wrote to {path}"
     try:
-        state = json.loads(state_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+        state = _files.load_strict(record)
+    except _files.BadFile as e:
+        raise _unusable(record, f"cannot be read: it {e}", what) from None
+    if state is None:
         return {"entries": {}, "removed": {}}
-    except (OSError, ValueError) as e:
-        raise SinkError(
-            f"{path}: ecr-ci's record of what it wrote, {state_path}, cannot be read ({e.__class__.__name__}; fix "
-            "or remove it: it was left untouched)"
-        ) from None
     if isinstance(state, dict) and isinstance(state.get("entries"), dict) and isinstance(state.get("removed"), dict):
         return state
-    raise SinkError(f"{path}: ecr-ci's record of what it wrote, {state_path}, is malformed (fix or remove it)")
+    raise _unusable(record, "is malformed", what)
 
 
 def erase(t: Target, hosts: Iterable[str] | None = None) -> WriteResult:
     """Remove the entries ecr-ci wrote (all, or only ``hosts``) if they are still what it wrote; restore what
     it set aside. Entries changed since (say, by ``docker login``) are kept."""
     result = WriteResult(t.path)
-    if not t.path.exists() and not _state_path(t.path).exists():
+    if not os.path.lexists(t.path) and not os.path.lexists(state_path(t.path)):
         return result
+    check(t)  # a bad file stops here, before a lock file is made
     with locked(t.path):
         data = read_json(t.path, f"{t.kind} config")
         state = _read_state(t.path)
@@ -306,8 +332,8 @@ def erase(t: Target, hosts: Iterable[str] | None = None) -> WriteResult:
             state["removed"] = {}
         write_json(t.path, data)
         if state["entries"] or state["removed"] or state.get("stored"):
-            write_json(_state_path(t.path), state)
+            write_json(state_path(t.path), state)
         else:
             with contextlib.suppress(FileNotFoundError):
-                _state_path(t.path).unlink()
+                state_path(t.path).unlink()
     return result

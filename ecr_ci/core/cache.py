@@ -29,6 +29,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -437,13 +438,16 @@ def _ours(path: Path) -> bool:
 
 def _read_entry(path: str | Path) -> Entry | None:
     """Read one entry file; anything odd (symlink, someone else's, group/world-readable, corrupt) is ``None``."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+    # Non-blocking: a FIFO put in the cache must not hang the credential helper (it is then no regular file).
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
         fd = os.open(path, flags)
     except OSError:
         return None
     try:
         st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
         if hasattr(os, "geteuid") and (st.st_uid != os.geteuid() or st.st_mode & 0o077):
             return None
         if st.st_size > 1 << 20:

@@ -7,6 +7,7 @@ they cost a credential-helper cache hit nothing to import); nothing prints.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -96,7 +97,9 @@ def _iso(t: datetime) -> str:
 
 def plan(settings: Settings) -> Plan:
     """Parse registries, cross-check partitions and the role ARN, pick STS's region and the audience."""
-    regs = registries.parse_all(settings.registries, settings.region)
+    regs = registries.parse_all(
+        settings.registries, settings.region, source=settings.where("registries"), region_where=settings.where("region")
+    )
     parts = {r.partition for r in regs}
     if len(parts) > 1:
         raise ConfigError(
@@ -320,9 +323,9 @@ def login(
     from ecr_ci.clients import sinks
 
     p = plan(settings)  # bad settings and unreadable files fail before any network call
-    for kind in settings.write:
+    for kind in settings.write:  # every file the write will read or replace: checked before the network
         if kind != "none":
-            sinks.read_json(sinks.target(kind, env, settings.docker_config).path, f"{kind} config")
+            sinks.check(sinks.target(kind, env, settings.docker_config))
     return write(get_auths(settings, env, identity, p, session_name=session_name, now=now), settings, env)
 
 
@@ -331,11 +334,23 @@ def logout(settings: Settings, env: Mapping[str, str]) -> list[sinks.WriteResult
     from ecr_ci.clients import sinks
 
     hosts = (
-        [r.host for r in registries.parse_all(settings.registries, settings.region)] if settings.registries else None
+        [
+            r.host
+            for r in registries.parse_all(
+                settings.registries,
+                settings.region,
+                source=settings.where("registries"),
+                region_where=settings.where("region"),
+            )
+        ]
+        if settings.registries
+        else None
     )
-    return [
-        sinks.erase(sinks.target(kind, env, settings.docker_config), hosts) for kind in settings.write if kind != "none"
-    ]
+    targets = [sinks.target(kind, env, settings.docker_config) for kind in settings.write if kind != "none"]
+    for t in targets:  # one bad file stops the logout before any file is changed
+        if os.path.lexists(t.path) or os.path.lexists(sinks.state_path(t.path)):
+            sinks.check(t)
+    return [sinks.erase(t, hosts) for t in targets]
 
 
 # -- the token cache on the login path: hits, locked refreshes, stale-while-failing ------------------------------

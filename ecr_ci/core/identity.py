@@ -56,20 +56,25 @@ def checked(token: str, source: str, origin: str) -> IdentityToken:
     return IdentityToken(source=source, token=token, origin=origin)
 
 
+TOKEN_FILE_LIMIT = 1 << 20  # an identity token is a few kilobytes; a file past this is not one
+
+
 def read_file(path: str, source: str, setting: str) -> IdentityToken:
-    """The token in file ``path``; ``setting`` names where the path came from, for the error."""
+    """The token in file ``path``; ``setting`` names where the path came from, for the error. Only a regular file
+    of at most :data:`TOKEN_FILE_LIMIT` bytes is read: a FIFO would block, a device would never end."""
+    from ecr_ci import _files
+
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read(1 << 20)
-    except FileNotFoundError:
+        data = _files.read_regular(path, limit=TOKEN_FILE_LIMIT)
+        if data is None:
+            raise IdentityTokenError(
+                f"{source}: token file {path} does not exist (check {setting})", code="identity.token-file"
+            )
+        text = _files.decode_utf8(data)
+    except _files.BadFile as e:
         raise IdentityTokenError(
-            f"{source}: token file {path} does not exist (check {setting})", code="identity.token-file"
+            f"{source}: token file {path} cannot be read (it {e}; check {setting})", code="identity.token-file"
         ) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise IdentityTokenError(
-            f"{source}: token file {path} cannot be read ({e.__class__.__name__}; check {setting})",
-            code="identity.token-file",
-        ) from e
     return checked(text, source, f"file {path}")
 
 

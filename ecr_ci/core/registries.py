@@ -1,8 +1,10 @@
 """Registry names: every host form Amazon ECR answers to, checked against botocore's partition data.
 
-Input may carry a scheme, port or path; it is lowercased and must then be plain ASCII. Lookalikes
-(``…amazonaws.com.evil.example``, PrivateLink ``vpce-…`` names, Unicode tricks) are rejected with a message
-saying what a registry name looks like.
+Input may carry a scheme, port or path and ASCII whitespace around it; everything else must be plain printable
+ASCII *as given*, before any case folding: the Kelvin sign lowercases to an ASCII ``k`` and ``str.strip`` drops a
+no-break space, so normalising first would log in to a host the user never typed. A refused host names the
+offending character by code point. Lookalikes (``…amazonaws.com.evil.example``, PrivateLink ``vpce-…`` names)
+and pseudo-regions (``aws-global``) are rejected with a message saying what a registry name looks like.
 """
 
 from __future__ import annotations
@@ -68,8 +70,28 @@ def partition_of(region: str) -> dict[str, Any] | None:
     return None
 
 
+def _region_shaped(region: str) -> bool:
+    """``[a-z]{2,4}(-[a-z]+)+-[0-9]+`` in ASCII, without a regex (this runs on a credential-helper cache hit).
+    botocore's partition data also lists pseudo-regions (aws-global, aws-cn-global, …) that name an endpoint
+    variant, not a place with registries: they have no number at the end."""
+    parts = region.split("-")
+    return (
+        region.isascii()
+        and len(parts) >= 3
+        and 2 <= len(parts[0]) <= 4
+        and all(p.isalpha() and p.islower() for p in parts[:-1])
+        and parts[-1].isdigit()
+    )
+
+
 def check_region(region: str, where: str) -> dict[str, Any]:
     """Return the partition of ``region`` or raise a ConfigError naming ``where`` the region came from."""
+    if not _region_shaped(region):
+        what = "a pseudo-region of botocore's endpoint data, not" if region.endswith("-global") else "not"
+        raise ConfigError(
+            f"{where}: {ascii(region)} is {what} an AWS region (expected a region such as us-east-1, "
+            "cn-north-1 or us-gov-west-1)"
+        )
     p = partition_of(region)
     if p is None:
         raise ConfigError(
@@ -88,17 +110,40 @@ def check_region(region: str, where: str) -> dict[str, Any]:
     return p
 
 
+ASCII_SPACE = " \t\n\r\v\f"  # what may surround a host; str.strip() would also drop NBSP, U+3000, U+2028, …
+
+
+def refuse_non_ascii(text: str, where: str, what: str = "a registry host") -> str:
+    """``text`` without the ASCII whitespace around it, or a ConfigError naming the first character that is not
+    printable ASCII (or is whitespace inside), by code point and name: such characters are invisible or look like
+    others, so the message must say which one it is."""
+    inner = text.strip(ASCII_SPACE)
+    for i, ch in enumerate(inner):
+        if ch.isascii() and ch.isprintable() and ch != " ":
+            continue
+        import unicodedata
+
+        name = unicodedata.name(ch, "") or ("a control character" if ch.isascii() else "an unnamed character")
+        raise ConfigError(
+            f"{where}: {ascii(text)} contains U+{ord(ch):04X} {name} at position {i + 1}: {what} is plain ASCII "
+            "(retype it; it may have been pasted from a document)"
+        )
+    return inner
+
+
 def strip_host(text: str) -> str:
     """Lowercase, drop scheme, credentials, path and port: ``https://H:443/v2/x`` → ``h``."""
-    s = text.strip().lower()
+    s = text.strip(ASCII_SPACE).lower()
     s = re.sub(r"^[a-z][a-z0-9+.-]*://", "", s)
     s = s.split("/", 1)[0].rsplit("@", 1)[-1]
     s = re.sub(r":\d*$", "", s)
     return s.rstrip(".")
 
 
-def parse(text: str, region: str | None = None, *, where: str = "registries") -> Registry:
-    """Parse one registry name. ``region`` completes a bare account ID; ``where`` names the setting in errors."""
+def parse(text: str, region: str | None = None, *, where: str = "registries", region_where: str = "region") -> Registry:
+    """Parse one registry name. ``region`` completes a bare account ID; ``where`` names the setting in errors
+    (``region_where`` the region's)."""
+    refuse_non_ascii(text, where)
     host = strip_host(text)
     if not host or not host.isascii():
         raise ConfigError(f"{where}: {text!r} is not an Amazon ECR registry ({_EXPECTED}; non-ASCII is refused)")
@@ -107,7 +152,7 @@ def parse(text: str, region: str | None = None, *, where: str = "registries") ->
             raise ConfigError(
                 f"{where}: {text!r} is a bare account ID and needs a region (set --region or ECR_CI_REGION)"
             )
-        p = check_region(region, "region")
+        p = check_region(region, region_where)
         return Registry(
             host=f"{host}.dkr.ecr.{region}.{p['outputs']['dnsSuffix']}", region=region, partition=p["id"], account=host
         )
@@ -138,11 +183,14 @@ def parse(text: str, region: str | None = None, *, where: str = "registries") ->
     )
 
 
-def parse_all(names: Iterable[str], region: str | None = None) -> list[Registry]:
-    """Parse and de-duplicate, keeping the order given."""
+def parse_all(
+    names: Iterable[str], region: str | None = None, *, source: str | None = None, region_where: str = "region"
+) -> list[Registry]:
+    """Parse and de-duplicate, keeping the order given. ``source`` is the flag or variable the names came from."""
     seen: dict[str, Registry] = {}
+    where = f"registries ({source})" if source and source != "registries" else "registries"
     for name in names:
-        r = parse(name, region)
+        r = parse(name, region, where=where, region_where=region_where)
         seen.setdefault(r.host, r)
     if not seen:
         raise ConfigError("registries: no registry given (set --registry or ECR_CI_REGISTRIES)")

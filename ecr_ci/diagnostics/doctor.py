@@ -6,7 +6,13 @@
 * **claims**: the token's claims, decoded without verifying the signature and marked "for debugging", and the IAM
   condition keys they are matched as; an expired token or a surprising audience is flagged. The token itself and
   its signature are never printed;
-* **role**, **registries**, **region**: the role ARN and the registries as ``login`` would plan them (no network);
+* **settings**: the settings ``login`` would read from the environment (those doctor has no flag for) are valid,
+  and every ``ECR_CI_*`` variable is one a setting reads (a misspelt one is a warning naming the closest);
+* **credentials**: without an identity token, the AWS credential chain login would fall back on has credentials;
+* **role**, **registries**, **region**: the role ARN and the registries as ``login`` would plan them (no network;
+  no registry at all fails, as login does);
+* **files**: every file login would read or replace (docker config, other clients' files, ecr-ci's records and
+  lock files beside them) is usable, exactly as login checks it before its first network call;
 * **trust policy**: the role's trust policy evaluated against the claims (:mod:`ecr_ci.diagnostics.trust`), naming the
   first condition that fails and the claim value it saw. The policy comes from ``--trust-policy FILE`` (``-`` for stdin;
   then no AWS call is made at all), or else from IAM: doctor tries the real ``sts:AssumeRoleWithWebIdentity`` (the
@@ -14,7 +20,9 @@
   role's credentials or the AWS credential chain's. Whatever could not be checked is listed as such.
 
 Exit 0 when nothing failed (the policy allows the token, or was not available and everything else checked out),
-1 when something failed, 2 for bad flags or an unreadable ``--trust-policy`` file.
+1 when something failed, 2 for bad flags or an unreadable ``--trust-policy`` file. Whatever makes ``login`` fail
+before its first network call makes doctor fail too (a test holds the two to the same verdict); past that, what
+doctor cannot try (``ecr:GetAuthorizationToken``) is listed under "not checked".
 
 ``trust-policy`` prints a role trust policy for a GitHub repository, GitLab project or Jenkins job
 (:mod:`ecr_ci.diagnostics.trustgen`), with the OIDC provider URL and audience to register.
@@ -39,7 +47,18 @@ from ecr_ci.errors import ConfigError, EcrCiError, TrustError, scrub
 from ecr_ci.models import Credentials
 from ecr_ci.settings import Settings
 
-ORDER = ("identity", "claims", "role", "registries", "region", "sts", "trust policy")
+ORDER = (
+    "settings",
+    "identity",
+    "credentials",
+    "claims",
+    "role",
+    "registries",
+    "region",
+    "files",
+    "sts",
+    "trust policy",
+)
 _LABELS = {"ok": "ok", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
 # The variables each CI source of `oidc: auto` looks at, reported by name (never by value).
 _MARKERS = ci.MARKERS
@@ -135,12 +154,17 @@ def diagnose(
     ``live=False`` makes no AWS call."""
     report = Report()
     end = time.monotonic() + settings.deadline
+    login_settings = _login_settings(env, report)
     plan = _plan(settings, report)
     partition = plan.partition if plan else _partition(settings)
     audience = plan.audience if plan else (settings.audience or claimslib.expected_audience(partition))
     token = _identity(settings, env, audience, end, report)
     decoded = _claims(token, audience, report) if token else None
     _role(settings, token, report)
+    identity_check = report.get("identity")
+    if token is None and identity_check is not None and identity_check.status != "fail":
+        _credentials(settings, report, live=live)  # login would fall back to the AWS credential chain
+    _files(login_settings, env, report)
     if token is None:
         report.not_checked.append("the claims and the trust policy: there is no identity token")
     elif decoded is None:
@@ -168,6 +192,65 @@ def diagnose(
     return report
 
 
+def _login_settings(env: Mapping[str, str], report: Report) -> Settings | None:
+    """The settings ``login`` would read from this environment (``write``, ``docker_config``, ``duration``, …: the
+    ones doctor has no flag for); a value login would refuse fails here too. Unknown ``ECR_CI_*`` variables warn."""
+    from ecr_ci.settings import resolve, unknown_variables
+
+    try:
+        found = resolve({}, env, command="login")
+    except ConfigError as e:
+        report.add("settings", "fail", f"login would refuse this environment: {e}")
+        return None
+    unknown = unknown_variables(env)
+    if unknown:
+        report.add("settings", "warn", f"{len(unknown)} ECR_CI_* variable(s) that no setting reads", unknown)
+    return found
+
+
+def _credentials(settings: Settings, report: Report, *, live: bool) -> None:
+    """Without an identity token, login uses the AWS credential chain: it must have credentials."""
+    if not live:
+        report.add("credentials", "skip", "the AWS credential chain was not asked (--offline)")
+        report.not_checked.append("that the AWS credential chain has credentials (drop --offline to check)")
+        return
+    from ecr_ci.core import aws
+
+    try:
+        aws.ambient_credentials()
+    except EcrCiError as e:
+        why = "no identity token was found" if settings.oidc != "none" else "oidc is none"
+        report.add(
+            "credentials", "fail", f"{e}", [f"{why}, so login would use the AWS credential chain, and it has none"]
+        )
+        return
+    report.add("credentials", "ok", "the AWS credential chain has credentials: login would use them")
+
+
+def _files(login_settings: Settings | None, env: Mapping[str, str], report: Report) -> None:
+    """Every file login would read or replace (docker config, podman auth file, …, their records and locks)."""
+    if login_settings is None:
+        return
+    from ecr_ci.clients import sinks
+
+    checked, problems = [], []
+    for kind in login_settings.write:
+        if kind == "none":
+            continue
+        t = sinks.target(kind, env, login_settings.docker_config)
+        try:
+            sinks.check(t)
+            checked.append(str(t.path))
+        except EcrCiError as e:
+            problems.append(str(e))
+    if problems:
+        report.add("files", "fail", problems[0], problems[1:])
+    elif checked:
+        report.add("files", "ok", f"login can write {', '.join(checked)}")
+    else:
+        report.add("files", "skip", "write is none: login writes no file")
+
+
 def _partition(settings: Settings) -> str:
     arn = claimslib.parse_role_arn(settings.role_arn)
     if arn:
@@ -186,7 +269,8 @@ def _plan(settings: Settings, report: Report) -> login.Plan | None:
     from ecr_ci.core import registries
 
     if not settings.registries:
-        report.add("registries", "skip", "none given (set --registry or ECR_CI_REGISTRIES to check them)")
+        # login refuses to run without one, so doctor cannot pass without one either
+        report.add("registries", "fail", "none given: login needs at least one (set --registry or ECR_CI_REGISTRIES)")
         if settings.region:
             try:
                 registries.check_region(settings.region, settings.where("region"))

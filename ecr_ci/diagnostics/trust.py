@@ -158,10 +158,15 @@ def load_policy(text: str | bytes | Mapping[str, Any], *, warnings: list[str] | 
                 out[k] = v
             return out
 
+        def constant(word: str) -> Any:
+            raise ConfigError(f"trust policy: not valid JSON (the literal {word} is not JSON)")
+
         try:
-            doc = json.loads(s, object_pairs_hook=hook)
+            doc = json.loads(s, object_pairs_hook=hook, parse_constant=constant)
         except json.JSONDecodeError as e:
             raise ConfigError(f"trust policy: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from e
+        except RecursionError:
+            raise ConfigError("trust policy: not a policy (its JSON nests too deeply)") from None
         if warnings is not None:
             warnings += [
                 f"the policy JSON has the key {k!r} twice: only one of them takes effect (merge them into one)"

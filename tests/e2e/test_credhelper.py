@@ -426,7 +426,7 @@ def test_configure_helper_refuses_bad_input_and_leaves_the_config(henv):
     config = Path(henv["DOCKER_CONFIG"]) / "config.json"
     config.write_text("{not json")
     broken = run([sys.executable, "-m", "ecr_ci", "configure-helper", "--registry", HOST], env=henv)
-    assert broken.returncode == 1 and "not valid JSON" in broken.stderr and config.read_text() == "{not json"
+    assert broken.returncode == 2 and "not valid JSON" in broken.stderr and config.read_text() == "{not json"
     config.unlink()
     lookalike = run(
         [sys.executable, "-m", "ecr_ci", "configure-helper", "--registry", f"{HOST}.evil.example"], env=henv

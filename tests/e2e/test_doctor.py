@@ -256,7 +256,7 @@ def test_json_report_has_the_checks_and_claims_but_never_the_token(issuer, tmp_p
     assert report["ok"] is False
     status = {c["name"]: c["status"] for c in report["checks"]}
     assert status == {"identity": "ok", "claims": "ok", "role": "ok", "registries": "ok", "region": "ok",
-                      "trust policy": "fail"}  # fmt: skip
+                      "files": "ok", "trust policy": "fail"}  # fmt: skip
     policy_check = next(c for c in report["checks"] if c["name"] == "trust policy")
     assert f"{GH}:sub" in policy_check["summary"] and "refs/heads/dev" in policy_check["summary"]
     assert report["claims"]["sub"] == "repo:octo-org/octo-repo:ref:refs/heads/dev"

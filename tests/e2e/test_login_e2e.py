@@ -171,7 +171,7 @@ def test_malformed_existing_config_is_left_untouched(github, moto_server):
     config_path().write_text('{"auths": {')
     moto_server.reset()
     proc = ecr_ci("login", "--registry", HOST, "--role-arn", ROLE)
-    assert proc.returncode == 1 and "is not valid JSON" in proc.stderr
+    assert proc.returncode == 2 and "is not valid JSON" in proc.stderr  # bad input
     assert config_path().read_text() == '{"auths": {'
     assert moto_server.count("sts", "AssumeRoleWithWebIdentity") == 0  # checked before any network call
 

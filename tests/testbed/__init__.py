@@ -34,6 +34,10 @@ label=None)`` (:mod:`.hosts`): runs ``cmd`` in a private mount namespace whose `
 ``HttpProxy()`` (:mod:`.proxy`): a forward proxy for plain-HTTP absolute-URI requests. ``url``, ``port``,
     ``seen`` (``[(method, "host:port")]``; never headers or bodies), ``reset()``.
 
+``EcrExpiryProxy(upstream, lifetime=43200)`` (:mod:`.ecr_expiry`): a reverse proxy for moto's ECR endpoint
+    (``AWS_ENDPOINT_URL_ECR=proxy.url``) that rewrites each ``GetAuthorizationToken`` answer's ``expiresAt`` to
+    now + 12 h, as real ECR answers (moto's is 2015-01-01). ``url``, ``port``, ``rewritten``, ``expires_at``.
+
 ``FakeAWS(account="123456789012")`` (:mod:`.fakeaws`): STS (query/XML), ECR and ECR Public (JSON 1.1) with
     scripted replies. ``url``; ``sts`` (``push(*replies)``, ``default``, ``expiration``), ``ecr`` and
     ``ecr_public`` (``push``, ``default``, ``expires_at``, ``password``, ``password_length``, ``issued``);
@@ -60,6 +64,7 @@ if __name__ != "tests.testbed":
     # Imported twice under two names, the package would keep two ledgers and the final scan would miss one.
     raise ImportError(f"import the test bed as tests.testbed, not {__name__}")
 
+from .ecr_expiry import EcrExpiryProxy
 from .fakeaws import FakeAWS
 from .hosts import available as hosts_available
 from .hosts import run_with_hosts
@@ -74,6 +79,7 @@ __all__ = [
     "GITHUB_ISSUER",
     "LEDGER",
     "Call",
+    "EcrExpiryProxy",
     "FakeAWS",
     "Hit",
     "MotoServer",

@@ -53,8 +53,8 @@ REFUSED = [
     ("123456789012.dkr.ecr.us-east-1.amazonaws.com.cn", "partition aws,"),
     ("123456789012.dkr.ecr.mars-east-1.amazonaws.com", "not an AWS region"),
     ("1234567890123.dkr.ecr.us-east-1.amazonaws.com", "not an Amazon ECR registry host"),
-    ("123456789012.dkr.ecr.us-east-1.amazonaws.com\u200b", "non-ASCII"),
-    ("１２３456789012.dkr.ecr.us-east-1.amazonaws.com", "non-ASCII"),
+    ("123456789012.dkr.ecr.us-east-1.amazonaws.com\u200b", "U+200B ZERO WIDTH SPACE"),
+    ("１２３456789012.dkr.ecr.us-east-1.amazonaws.com", "U+FF11 FULLWIDTH DIGIT ONE"),
     ("123456789012.dkr.ecr.us-east-1.amazonaws.co", "not an Amazon ECR registry host"),
     ("docker.io", "not an Amazon ECR registry host"),
     ("12345", "not a 12-digit account ID"),
@@ -105,3 +105,18 @@ def test_a_region_shaped_typo_fails_at_once_instead_of_at_dns_time():
         registries.parse("123456789012", "us-east-7")
     with pytest.raises(ConfigError, match="upgrade boto3"):
         registries.parse("123456789012.dkr.ecr.eu-west-9.amazonaws.com")
+
+
+@pytest.mark.parametrize(
+    ("region", "shaped"),
+    [("us-east-1", True), ("us-gov-west-1", True), ("eusc-de-east-1", True), ("us-isob-east-1", True),
+     ("aws-global", False), ("aws-cn-global", False), ("us-east-\u0661", False), ("US-east-1", False),
+     ("u-east-1", False), ("us-1", False), ("us--1", False), ("us-east-1a", False), ("us-east-", False), ("", False)],
+)  # fmt: skip
+def test_the_region_shape_is_the_schemas_pattern_in_ascii(region, shaped):
+    import re
+
+    from ecr_ci.core.registries import _region_shaped
+
+    assert _region_shaped(region) is shaped
+    assert bool(re.fullmatch(r"[a-z]{2,4}(-[a-z]+)+-[0-9]+", region, re.ASCII)) is shaped

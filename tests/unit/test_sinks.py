@@ -64,7 +64,7 @@ def test_malformed_existing_file_is_an_error_and_left_untouched(tmp_path, conten
 def test_unreadable_existing_file_even_as_root(tmp_path):
     cfg = tmp_path / "config.json"
     cfg.mkdir()  # a directory where the file should be cannot be read by anyone
-    with pytest.raises(SinkError, match="cannot read"):
+    with pytest.raises(SinkError, match="is a directory, not a regular file"):
         sinks.store(docker(tmp_path), [auth()])
     assert cfg.is_dir()
 
