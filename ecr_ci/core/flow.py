@@ -98,7 +98,12 @@ def _iso(t: datetime) -> str:
 def plan(settings: Settings) -> Plan:
     """Parse registries, cross-check partitions and the role ARN, pick STS's region and the audience."""
     regs = registries.parse_all(
-        settings.registries, settings.region, source=settings.where("registries"), region_where=settings.where("region")
+        settings.registries,
+        settings.region,
+        source=settings.where("registries"),
+        region_where=settings.where("region"),
+        fix=settings.fix("registries"),
+        region_fix=settings.fix("region"),
     )
     parts = {r.partition for r in regs}
     if len(parts) > 1:
@@ -111,8 +116,9 @@ def plan(settings: Settings) -> Plan:
         arn_partition = settings.role_arn.split(":")[1]
         if arn_partition != partition:
             raise ConfigError(
-                f"role_arn: {settings.role_arn!r} is in partition {arn_partition} but the registries are in "
-                f"{partition} (use arn:{partition}:iam::… or registries of {arn_partition})"
+                f"{settings.where('role_arn')}: {settings.role_arn!r} is in partition {arn_partition} but the "
+                f"registries are in {partition} (use arn:{partition}:iam::… or registries of {arn_partition})",
+                setting="role_arn",
             )
     sts_region = next((r.region for r in regs if not r.public), None)
     if settings.region and registries.check_region(settings.region, settings.where("region"))["id"] == partition:

@@ -140,18 +140,23 @@ def strip_host(text: str) -> str:
     return s.rstrip(".")
 
 
-def parse(text: str, region: str | None = None, *, where: str = "registries", region_where: str = "region") -> Registry:
+def parse(
+    text: str,
+    region: str | None = None,
+    *,
+    where: str = "registries",
+    region_where: str = "region",
+    region_fix: str = "set --region or ECR_CI_REGION",
+) -> Registry:
     """Parse one registry name. ``region`` completes a bare account ID; ``where`` names the setting in errors
-    (``region_where`` the region's)."""
+    (``region_where`` the region's, ``region_fix`` how to set it on the caller's surface)."""
     refuse_non_ascii(text, where)
     host = strip_host(text)
     if not host or not host.isascii():
         raise ConfigError(f"{where}: {text!r} is not an Amazon ECR registry ({_EXPECTED}; non-ASCII is refused)")
     if re.fullmatch(r"\d{12}", host):
         if not region:
-            raise ConfigError(
-                f"{where}: {text!r} is a bare account ID and needs a region (set --region or ECR_CI_REGION)"
-            )
+            raise ConfigError(f"{where}: {text!r} is a bare account ID and needs a region ({region_fix})")
         p = check_region(region, region_where)
         return Registry(
             host=f"{host}.dkr.ecr.{region}.{p['outputs']['dnsSuffix']}", region=region, partition=p["id"], account=host
@@ -184,16 +189,23 @@ def parse(text: str, region: str | None = None, *, where: str = "registries", re
 
 
 def parse_all(
-    names: Iterable[str], region: str | None = None, *, source: str | None = None, region_where: str = "region"
+    names: Iterable[str],
+    region: str | None = None,
+    *,
+    source: str | None = None,
+    region_where: str = "region",
+    fix: str = "set --registry or ECR_CI_REGISTRIES",
+    region_fix: str = "set --region or ECR_CI_REGION",
 ) -> list[Registry]:
-    """Parse and de-duplicate, keeping the order given. ``source`` is the flag or variable the names came from."""
+    """Parse and de-duplicate, keeping the order given. ``source`` is the flag, input or variable the names came
+    from; ``fix`` and ``region_fix`` say how to set them on the caller's surface (the command line by default)."""
     seen: dict[str, Registry] = {}
     where = f"registries ({source})" if source and source != "registries" else "registries"
     for name in names:
-        r = parse(name, region, where=where, region_where=region_where)
+        r = parse(name, region, where=where, region_where=region_where, region_fix=region_fix)
         seen.setdefault(r.host, r)
     if not seen:
-        raise ConfigError("registries: no registry given (set --registry or ECR_CI_REGISTRIES)")
+        raise ConfigError(f"registries: no registry given ({fix})", code="input.missing", setting="registries")
     return list(seen.values())
 
 

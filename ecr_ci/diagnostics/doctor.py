@@ -281,7 +281,7 @@ def _plan(settings: Settings, report: Report) -> login.Plan | None:
     try:
         plan = login.plan(settings)
     except ConfigError as e:
-        if not str(e).startswith("role_arn:"):
+        if e.fields.get("setting") != "role_arn":
             # Registry errors name "registries"; a region error names the flag or variable it came from.
             report.add("registries" if str(e).startswith("registries") else "region", "fail", str(e))
             return None

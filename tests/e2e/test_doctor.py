@@ -316,7 +316,7 @@ def test_registry_and_role_in_different_partitions_fail_the_role_check(issuer, t
     proc = ecr_ci("doctor", "--oidc", "file", "--token-file", str(tmp_path / "token"), "--registry", REGISTRY["aws-cn"],
                   "--role-arn", f"arn:aws:iam::{ACCOUNT}:role/ci", "--offline")  # fmt: skip
     assert proc.returncode == 1
-    assert "role          FAIL  role_arn:" in proc.stdout and "aws-cn" in proc.stdout
+    assert "role          FAIL  --role-arn:" in proc.stdout and "aws-cn" in proc.stdout
     assert "registries    ok" in proc.stdout  # still planned, without the role
 
 

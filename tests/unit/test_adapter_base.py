@@ -100,3 +100,24 @@ def test_a_malformed_user_config_is_an_error_and_stays(tmp_path):
     with pytest.raises(SinkError, match="not valid JSON"):
         base.isolated_docker_config(tmp_path / "job", tmp_path, ["h"])
     assert (tmp_path / "config.json").read_text() == "{not json"
+
+
+@pytest.mark.parametrize(
+    ("surface", "registries_input", "region_input"),
+    [("github", "registries", "aws-region"), ("gitlab", "registries", "region"), ("jenkins", "registries", "region")],
+)
+def test_plan_errors_name_the_surface_inputs(surface, registries_input, region_input):
+    from ecr_ci.core.flow import plan
+
+    with pytest.raises(ConfigError) as e:
+        plan(base.settings(surface, {}))
+    assert f"input {registries_input}" in str(e.value) or f"argument {registries_input}" in str(e.value)
+    assert "--registry" not in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        plan(base.settings(surface, {base.input_variable(registries_input): "123456789012"}))
+    assert region_input in str(e.value) and "--region" not in str(e.value)
+    bad_arn = {base.input_variable(registries_input): "123456789012.dkr.ecr.eu-west-1.amazonaws.com"}
+    role = {"github": "role-to-assume", "gitlab": "role-arn", "jenkins": "roleArn"}[surface]
+    bad_arn[base.input_variable(role)] = "arn:aws-cn:iam::123456789012:role/x"
+    with pytest.raises(ConfigError, match=rf"^\w+ (input|argument) {role}: .*is in partition aws-cn"):
+        plan(base.settings(surface, bad_arn))
