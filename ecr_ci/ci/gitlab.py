@@ -44,7 +44,7 @@ def fetch(env: Mapping[str, str], variable: str, audience: str) -> IdentityToken
     if not env.get(variable, "").strip():
         message = (
             f"gitlab: the ID token variable {variable} is not set (declare it in the job: "
-            f"id_tokens: {{{variable}: {{aud: {audience}}}}}, or name yours with token_variable)"
+            f"id_tokens: {{{variable}: {{aud: {audience}}}}})"
         )
         code = "gitlab.no-id-token"
         raise IdentityTokenError(
