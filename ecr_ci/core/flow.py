@@ -145,31 +145,15 @@ def credentials(
     caller already resolved it), assuming ``role_arn`` when set. Returns (credentials, identity source, session)."""
     from ecr_ci.core import aws
 
-    if token is not None:
-        if not settings.role_arn:
-            raise ConfigError(
-                f"{settings.label('role_arn')}: not set, but an identity token was found ({token.source}, "
-                f"{token.origin}); {settings.fix('role_arn')} to the role to assume",
-                code="input.missing",
-                setting="role_arn",
-            )
-        req = aws.RoleRequest(
-            settings.role_arn,
-            session_name,
-            settings.duration,
-            p.sts_region,
-            settings.session_policy,
-            tuple(settings.managed_session_policies),
-            p.audience,
-            p.partition,
-        )
-        log.debug(f"sts:AssumeRoleWithWebIdentity for {req.role_arn} (session {session_name}, {req.duration} s)")
-        creds = aws.assume_role_with_web_identity(token, req, env=env, end=end)
-        log.debug(f"role credentials until {creds.expiration}")
-        return creds, token.source, session_name
-    base = base or aws.ambient_credentials()
     if not settings.role_arn:
-        return base, "aws-credential-chain", None
+        if token is None:
+            return base or aws.ambient_credentials(), "aws-credential-chain", None
+        raise ConfigError(
+            f"{settings.label('role_arn')}: not set, but an identity token was found ({token.source}, "
+            f"{token.origin}); {settings.fix('role_arn')} to the role to assume",
+            code="input.missing",
+            setting="role_arn",
+        )
     req = aws.RoleRequest(
         settings.role_arn,
         session_name,
@@ -177,7 +161,15 @@ def credentials(
         p.sts_region,
         settings.session_policy,
         tuple(settings.managed_session_policies),
+        p.audience,
+        p.partition,
     )
+    if token is not None:
+        log.debug(f"sts:AssumeRoleWithWebIdentity for {req.role_arn} (session {session_name}, {req.duration} s)")
+        creds = aws.assume_role_with_web_identity(token, req, env=env, end=end)
+        log.debug(f"role credentials until {creds.expiration}")
+        return creds, token.source, session_name
+    base = base or aws.ambient_credentials()
     log.debug(f"sts:AssumeRole for {req.role_arn} from the AWS credential chain (session {session_name})")
     return aws.assume_role(base, req, env=env, end=end), "aws-credential-chain", session_name
 

@@ -102,8 +102,8 @@ String locate(Map args, boolean unix, String tmp) {
     withEnv(['ECR_CI_BOOTSTRAP=' + script, 'ECR_CI_CACHE_DIR=' + cache]) {
         if (unix) {
             out = sh(label: label, returnStdout: true, script: args.installFrom ?
-                'exec sh "$ECR_CI_BOOTSTRAP" --cache-dir "$ECR_CI_CACHE_DIR" --from "$ECR_CI_INPUT_INSTALLFROM"' :
-                'command -v ecr-ci || exec sh "$ECR_CI_BOOTSTRAP" --cache-dir "$ECR_CI_CACHE_DIR"')
+                'exec sh -- "$ECR_CI_BOOTSTRAP" --cache-dir "$ECR_CI_CACHE_DIR" --from "$ECR_CI_INPUT_INSTALLFROM"' :
+                'command -v ecr-ci || exec sh -- "$ECR_CI_BOOTSTRAP" --cache-dir "$ECR_CI_CACHE_DIR"')
         } else {
             out = bat(label: label, returnStdout: true, script: args.installFrom ?
                 '@powershell -NoProfile -NonInteractive -ExecutionPolicy Bypass -File "%ECR_CI_BOOTSTRAP%" ' +
