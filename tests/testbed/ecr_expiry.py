@@ -14,22 +14,22 @@ test-bed service. It records nothing of the bodies it relays (they carry passwor
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from ._relay import HandlerService, QuietHandler, relay
 
 ECR_TOKEN_TARGETS = (
     "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken",
     "SpencerFrontendService.GetAuthorizationToken",  # ECR Public, for a fake that serves it
 )
-_HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailers", "transfer-encoding", "upgrade"}
 REAL_LIFETIME = 12 * 3600  # what ECR gives
 
 
-class EcrExpiryProxy:
+class EcrExpiryProxy(HandlerService):
     """Forward to ``upstream``; give every ECR authorization token ``lifetime`` seconds from now."""
 
     def __init__(self, upstream: str, lifetime: float = REAL_LIFETIME) -> None:
@@ -41,11 +41,6 @@ class EcrExpiryProxy:
         self.rewritten = 0
         self.expires_at: float | None = None
         self._lock = threading.Lock()
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def rewrite(self, body: bytes) -> bytes:
         """The answer with each ``expiresAt`` set to now + lifetime (unchanged if it is not such an answer)."""
@@ -67,51 +62,26 @@ class EcrExpiryProxy:
             self.expires_at = expires
         return json.dumps(answer).encode()
 
-    def start(self) -> EcrExpiryProxy:
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
+        def transform(status: int, data: bytes, target: str) -> bytes:
+            return proxy.rewrite(data) if status == 200 and target in ECR_TOKEN_TARGETS else data
+
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, *args: object) -> None:  # quiet
-                pass
-
             def _forward(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-                upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=60)
-                try:
-                    upstream.request(self.command, self.path, body=body, headers=headers)
-                    answer = upstream.getresponse()
-                    data = answer.read()
-                finally:
-                    upstream.close()
-                if answer.status == 200 and self.headers.get("X-Amz-Target", "") in ECR_TOKEN_TARGETS:
-                    data = proxy.rewrite(data)
-                self.send_response(answer.status, answer.reason)
-                for k, v in answer.getheaders():
-                    if k.lower() not in _HOP_BY_HOP and k.lower() != "content-length":
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                target = self.headers.get("X-Amz-Target", "")
+                relay(
+                    self,
+                    proxy.upstream_host,
+                    proxy.upstream_port,
+                    self.path,
+                    timeout=60,
+                    transform=lambda status, data: transform(status, data, target),
+                )
 
             do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _forward
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> EcrExpiryProxy:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return Handler

@@ -10,79 +10,38 @@ headers or bodies (they carry tokens).
 
 from __future__ import annotations
 
-import http.client
 import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-_HOP_BY_HOP = {"connection", "proxy-connection", "keep-alive", "proxy-authorization", "te", "trailers",
-               "transfer-encoding", "upgrade"}  # fmt: skip
+from ._relay import HandlerService, QuietHandler, relay
 
 
-class HttpProxy:
+class HttpProxy(HandlerService):
     """Forward proxy for plain-HTTP absolute-URI requests; a context manager like every test-bed service."""
 
     def __init__(self) -> None:
         self.seen: list[tuple[str, str]] = []
         self._lock = threading.Lock()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
     def reset(self) -> None:
         with self._lock:
             self.seen.clear()
 
-    def start(self) -> HttpProxy:
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:  # quiet: the test reads `seen`
-                pass
-
+        class Handler(QuietHandler):  # quiet: the test reads `seen`
             def _forward(self) -> None:
                 target = urllib.parse.urlsplit(self.path)
                 if target.scheme != "http" or not target.hostname:
                     self.send_error(400, "absolute http:// URI expected")
                     return
-                netloc = f"{target.hostname}:{target.port or 80}"
                 with proxy._lock:
-                    proxy.seen.append((self.command, netloc))
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+                    proxy.seen.append((self.command, f"{target.hostname}:{target.port or 80}"))
                 path = target.path + (f"?{target.query}" if target.query else "")
-                upstream = http.client.HTTPConnection(target.hostname, target.port or 80, timeout=30)
-                try:
-                    upstream.request(self.command, path or "/", body=body, headers=headers)
-                    answer = upstream.getresponse()
-                    data = answer.read()
-                finally:
-                    upstream.close()
-                self.send_response(answer.status, answer.reason)
-                for k, v in answer.getheaders():
-                    if k.lower() not in _HOP_BY_HOP and k.lower() != "content-length":
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                relay(self, target.hostname, target.port or 80, path)
 
             do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _forward
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> HttpProxy:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return Handler
