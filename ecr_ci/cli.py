@@ -310,17 +310,9 @@ def _configure_helper(settings: Settings, env: Mapping[str, str]) -> int:
     import shutil
 
     from ecr_ci.clients.helper import EXECUTABLE, HELPER, configure
-    from ecr_ci.core import registries
+    from ecr_ci.core.flow import registries_of
 
-    hosts = [
-        r.host
-        for r in registries.parse_all(
-            settings.registries,
-            settings.region,
-            source=settings.where("registries"),
-            region_where=settings.where("region"),
-        )
-    ]
+    hosts = [r.host for r in registries_of(settings)]
     result, notes = configure(hosts, env, settings.docker_config)
     for host in result.hosts:
         say(f"credHelpers[{host}] = {HELPER!r} in {result.path}: docker calls {EXECUTABLE} for it")

@@ -62,13 +62,13 @@ def _new_dir(env: Mapping[str, str]) -> Path:
 
 def login(env: Mapping[str, str]) -> list[str]:
     """Log in; return the ``NAME=path`` lines for the job to export."""
-    from ecr_ci.core import registries
     from ecr_ci.core.flow import login as core_login
+    from ecr_ci.core.flow import registries_of
 
     base.adapter_inputs(SURFACE, env)  # the template uses these; check them here too, naming the input
     settings = base.settings(SURFACE, env, oidc="gitlab")
     base.require(settings.registries, "registries", SURFACE)
-    hosts = [r.host for r in registries.parse_all(settings.registries, settings.region)]
+    hosts = [r.host for r in registries_of(settings)]
     if not gitlab.detected(env):
         raise ConfigError(
             "gitlab: GITLAB_CI is not 'true', so this is not a GitLab CI/CD job (ecr-ci adapter gitlab runs in the "

@@ -95,9 +95,9 @@ def _iso(t: datetime) -> str:
     return t.isoformat().replace("+00:00", "Z")
 
 
-def plan(settings: Settings) -> Plan:
-    """Parse registries, cross-check partitions and the role ARN, pick STS's region and the audience."""
-    regs = registries.parse_all(
+def registries_of(settings: Settings) -> list[Registry]:
+    """The ``registries`` setting parsed, errors naming the setting and its fix as the user's surface spells them."""
+    return registries.parse_all(
         settings.registries,
         settings.region,
         source=settings.where("registries"),
@@ -105,6 +105,11 @@ def plan(settings: Settings) -> Plan:
         fix=settings.fix("registries"),
         region_fix=settings.fix("region"),
     )
+
+
+def plan(settings: Settings) -> Plan:
+    """Parse registries, cross-check partitions and the role ARN, pick STS's region and the audience."""
+    regs = registries_of(settings)
     parts = {r.partition for r in regs}
     if len(parts) > 1:
         raise ConfigError(
@@ -331,19 +336,7 @@ def logout(settings: Settings, env: Mapping[str, str]) -> list[sinks.WriteResult
     """Remove what ecr-ci wrote (only the given registries, if any)."""
     from ecr_ci.clients import sinks
 
-    hosts = (
-        [
-            r.host
-            for r in registries.parse_all(
-                settings.registries,
-                settings.region,
-                source=settings.where("registries"),
-                region_where=settings.where("region"),
-            )
-        ]
-        if settings.registries
-        else None
-    )
+    hosts = [r.host for r in registries_of(settings)] if settings.registries else None
     targets = [sinks.target(kind, env, settings.docker_config) for kind in settings.write if kind != "none"]
     for t in targets:  # one bad file stops the logout before any file is changed
         if os.path.lexists(t.path) or os.path.lexists(sinks.state_path(t.path)):

@@ -278,7 +278,9 @@ def test_injection_in_every_string_input_stays_text(gcl, tmp_path, moto_server, 
         out = proc.stdout + proc.stderr + "".join(ran.logs.values())
         assert set(ran.logs) == {"inj-login", "inj-install", "inj-registries"}, out[-3000:]
         assert "uid=" not in out
-        assert "registries: " + repr(payload) in ran.logs["inj-registries"], "the bad value, shown as text"
+        assert "registries (component input registries): " + repr(payload) in ran.logs["inj-registries"], (
+            "the bad value, shown as text"
+        )
         assert "ecr_ci_install" in ran.logs["inj-install"]  # the install branch ran with the payloads
         proc = procs[id(rejected)]
         assert proc.returncode != 0 and not rejected.logs
